@@ -1,0 +1,155 @@
+#define G_LOG_DOMAIN "session-monitor"
+
+#include "config.h"
+
+#include "sm-error.h"
+#include "sm-scheduler.h"
+#include "sm-service.h"
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <stdlib.h>
+
+#define SM_BUS_NAME "org.musig2.SessionMonitor1"
+#define SM_OBJECT_PATH "/org/musig2/SessionMonitor1"
+
+/* Everything the daemon owns; the only mutable state it has. */
+typedef struct
+{
+  GMainLoop *loop;
+  GDBusConnection *connection;
+  SmScheduler *scheduler;
+  SmService *service;
+  guint name_id;
+  int exit_status;
+} SmDaemon;
+
+static void
+sm_daemon_free (SmDaemon *daemon)
+{
+  g_clear_handle_id (&daemon->name_id, g_bus_unown_name);
+  if (daemon->service != NULL)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->service));
+  g_clear_object (&daemon->service);
+  g_clear_object (&daemon->scheduler);
+  g_clear_object (&daemon->connection);
+  g_clear_pointer (&daemon->loop, g_main_loop_unref);
+  g_free (daemon);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmDaemon, sm_daemon_free)
+
+static gboolean
+on_quit_signal (gpointer user_data)
+{
+  SmDaemon *daemon = user_data;
+
+  g_debug ("Terminating on signal");
+  g_main_loop_quit (daemon->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_name_acquired (GDBusConnection *connection G_GNUC_UNUSED,
+                  const char *name,
+                  gpointer user_data G_GNUC_UNUSED)
+{
+  g_debug ("Owning %s", name);
+}
+
+static void
+on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  SmDaemon *daemon = user_data;
+
+  if (connection == NULL || g_dbus_connection_is_closed (connection))
+    g_message ("Lost the connection to the bus; exiting");
+  else
+    g_message ("Could not own or lost %s (another instance runs? try --replace); exiting", name);
+  daemon->exit_status = EXIT_FAILURE;
+  g_main_loop_quit (daemon->loop);
+}
+
+static gboolean
+sm_daemon_start (SmDaemon *daemon, gboolean system_bus, gboolean replace, GError **error)
+{
+  GBusNameOwnerFlags flags = G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT;
+
+  daemon->connection =
+      g_bus_get_sync (system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL, error);
+  if (daemon->connection == NULL)
+    return FALSE;
+  /* A daemon whose bus went away has nothing to serve: exit via name-lost. */
+  g_dbus_connection_set_exit_on_close (daemon->connection, FALSE);
+
+  daemon->scheduler = sm_scheduler_new (error);
+  if (daemon->scheduler == NULL)
+    return FALSE;
+
+  daemon->service = sm_service_new (daemon->scheduler);
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (daemon->service),
+                                         daemon->connection, SM_OBJECT_PATH, error))
+    return FALSE;
+
+  if (replace)
+    flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
+  daemon->name_id = g_bus_own_name_on_connection (daemon->connection, SM_BUS_NAME, flags,
+                                                  on_name_acquired, on_name_lost, daemon, NULL);
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (SmDaemon) daemon = g_new0 (SmDaemon, 1);
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean system_bus = FALSE, replace = FALSE, verbose = FALSE, version = FALSE;
+  const GOptionEntry entries[] = {
+    { "system", 0, 0, G_OPTION_ARG_NONE, &system_bus, N_ ("Serve on the system bus"), NULL },
+    { "replace", 'r', 0, G_OPTION_ARG_NONE, &replace, N_ ("Replace a running instance"), NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_ ("Log debug messages"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_ ("Print the version and exit"), NULL },
+    { NULL },
+  };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  context = g_option_context_new (NULL);
+  g_option_context_set_summary (context, _ ("Watches MuSig2 signing deadlines and tells the user "
+                                            "and wallet apps in time."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("%s: %s\n", g_get_prgname (), error->message);
+      return EXIT_FAILURE;
+    }
+  if (version)
+    {
+      g_print ("session-monitor %s\n", PACKAGE_VERSION);
+      return EXIT_SUCCESS;
+    }
+  if (verbose)
+    g_log_set_debug_enabled (TRUE);
+
+  /* Registers the error domain before the first reply can need it. */
+  (void) SM_ERROR;
+
+  daemon->loop = g_main_loop_new (NULL, FALSE);
+  if (!sm_daemon_start (daemon, system_bus, replace, &error))
+    {
+      g_printerr ("%s: %s\n", g_get_prgname (), error->message);
+      return EXIT_FAILURE;
+    }
+
+  g_unix_signal_add (SIGINT, on_quit_signal, daemon);
+  g_unix_signal_add (SIGTERM, on_quit_signal, daemon);
+
+  g_main_loop_run (daemon->loop);
+  return daemon->exit_status;
+}

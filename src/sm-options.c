@@ -1,0 +1,112 @@
+#define G_LOG_DOMAIN "sm-options"
+
+#include "sm-options.h"
+
+#include "sm-error.h"
+
+#include <string.h>
+
+gboolean
+sm_options_validate (const SmOptionSpec *specs, gsize n_specs, GVariant *options, GError **error)
+{
+  g_return_val_if_fail (g_variant_is_of_type (options, G_VARIANT_TYPE_VARDICT), FALSE);
+
+  for (gsize i = 0; i < n_specs; i++)
+    {
+      g_autoptr (GVariant) value = g_variant_lookup_value (options, specs[i].key, NULL);
+
+      if (value == NULL)
+        continue;
+      if (!g_variant_is_of_type (value, specs[i].type))
+        {
+          g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                       "options: \"%s\" must be of type '%s', not '%s'", specs[i].key,
+                       (const char *) specs[i].type, g_variant_get_type_string (value));
+          return FALSE;
+        }
+      if (specs[i].check != NULL && !specs[i].check (specs[i].key, value, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* D-Bus already guarantees valid UTF-8; what is left is what would corrupt
+ * a log line or a terminal: control characters. */
+gboolean
+sm_check_text (const char *arg_name,
+               const char *value,
+               gsize min_bytes,
+               gsize max_bytes,
+               GError **error)
+{
+  gsize len = strlen (value);
+
+  if (len < min_bytes)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS, "%s: must not be empty", arg_name);
+      return FALSE;
+    }
+  if (len > max_bytes)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "%s: is %" G_GSIZE_FORMAT " bytes long, at most %" G_GSIZE_FORMAT " are allowed",
+                   arg_name, len, max_bytes);
+      return FALSE;
+    }
+  if (!g_utf8_validate (value, (gssize) len, NULL))
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS, "%s: is not valid UTF-8", arg_name);
+      return FALSE;
+    }
+  for (const char *p = value; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (g_unichar_iscntrl (c))
+        {
+          g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                       "%s: contains the control character U+%04X at byte %" G_GSIZE_FORMAT,
+                       arg_name, c, (gsize) (p - value));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+sm_check_id (const char *arg_name, const char *value, GError **error)
+{
+  return sm_check_text (arg_name, value, 1, SM_ID_MAX_BYTES, error);
+}
+
+/* For string options shown to people or handed back to apps: not empty, no
+ * control characters, and short enough not to be a memory sink. */
+gboolean
+sm_check_text_option (const char *key, GVariant *value, GError **error)
+{
+  g_autofree char *arg_name = g_strdup_printf ("options: \"%s\"", key);
+
+  return sm_check_text (arg_name, g_variant_get_string (value, NULL), 1, SM_TEXT_OPTION_MAX_BYTES,
+                        error);
+}
+
+gboolean
+sm_check_expires_at (const char *arg_name, gint64 expires_at, gint64 now_ms, GError **error)
+{
+  if (expires_at <= 0)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "%s: must be a Unix time in milliseconds greater than 0, got %" G_GINT64_FORMAT,
+                   arg_name, expires_at);
+      return FALSE;
+    }
+  if (expires_at > now_ms && expires_at - now_ms > SM_MAX_AHEAD_MS)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "%s: is %" G_GINT64_FORMAT " ms ahead, at most 30 days (%" G_GINT64_FORMAT
+                   " ms) are allowed",
+                   arg_name, expires_at - now_ms, SM_MAX_AHEAD_MS);
+      return FALSE;
+    }
+  return TRUE;
+}

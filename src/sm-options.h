@@ -1,0 +1,42 @@
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Validation shared by every method: a typed table per method for its a{sv}
+ * options (unknown keys ignored, a known key of the wrong type rejected) and
+ * the checks on ids, reasons and times the contract lists. Every failure is
+ * SM_ERROR_INVALID_ARGS with a message naming the argument. */
+
+#define SM_ID_MAX_BYTES 255
+#define SM_TEXT_OPTION_MAX_BYTES 4096
+#define SM_MAX_AHEAD_MS ((gint64) 30 * 24 * 60 * 60 * 1000)
+
+typedef gboolean (*SmOptionCheck) (const char *key, GVariant *value, GError **error);
+
+typedef struct
+{
+  const char *key;
+  const GVariantType *type;
+  SmOptionCheck check; /* may be NULL */
+} SmOptionSpec;
+
+gboolean sm_options_validate (const SmOptionSpec *specs,
+                              gsize n_specs,
+                              GVariant *options,
+                              GError **error);
+
+gboolean sm_check_text (const char *arg_name,
+                        const char *value,
+                        gsize min_bytes,
+                        gsize max_bytes,
+                        GError **error);
+gboolean sm_check_text_option (const char *key, GVariant *value, GError **error);
+gboolean sm_check_id (const char *arg_name, const char *value, GError **error);
+gboolean sm_check_expires_at (const char *arg_name,
+                              gint64 expires_at,
+                              gint64 now_ms,
+                              GError **error);
+
+G_END_DECLS

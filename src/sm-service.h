@@ -1,0 +1,16 @@
+#pragma once
+
+#include "sm-dbus-generated.h"
+#include "sm-scheduler.h"
+
+G_BEGIN_DECLS
+
+/* The D-Bus face of the daemon: validates nothing itself, hands each call to
+ * its model and turns the models' events into the contract's signals. */
+
+#define SM_TYPE_SERVICE (sm_service_get_type ())
+G_DECLARE_FINAL_TYPE (SmService, sm_service, SM, SERVICE, SmDBusSessionMonitor1Skeleton)
+
+SmService *sm_service_new (SmScheduler *scheduler);
+
+G_END_DECLS

@@ -1,0 +1,501 @@
+#define G_LOG_DOMAIN "sm-sessions"
+
+#include "sm-sessions.h"
+
+#include "sm-error.h"
+#include "sm-options.h"
+
+#define SM_METADATA_MAX_BYTES (64 * 1024)
+#define SM_MINUTE_MS ((gint64) 60000)
+
+static const gint64 default_thresholds[] = { 600000, 300000, 120000, 60000 };
+
+struct _SmSessions
+{
+  GObject parent_instance;
+
+  SmScheduler *scheduler; /* (owned) */
+  GHashTable *sessions;   /* (owned) id → (owned) SmSession */
+};
+
+/* A scheduler callback needs both the session and its model. */
+typedef struct
+{
+  SmSession session;
+  SmSessions *owner; /* (unowned) */
+} SmSessionEntry;
+
+enum
+{
+  SIGNAL_REGISTERED,
+  SIGNAL_EXPIRING,
+  SIGNAL_EXPIRED,
+  SIGNAL_UNREGISTERED,
+  SIGNAL_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE (SmSessions, sm_sessions, G_TYPE_OBJECT)
+
+static void
+sm_session_entry_free (SmSessionEntry *entry)
+{
+  SmSession *session = &entry->session;
+
+  if (session->deadline != NULL)
+    sm_scheduler_remove (entry->owner->scheduler, session->deadline);
+  g_free (session->id);
+  g_free (session->session_type);
+  g_clear_pointer (&session->metadata, g_variant_unref);
+  g_free (session->app_id);
+  g_free (session->url);
+  g_free (entry);
+}
+
+static void
+sm_sessions_dispose (GObject *object)
+{
+  SmSessions *self = SM_SESSIONS (object);
+
+  g_clear_pointer (&self->sessions, g_hash_table_unref);
+  g_clear_object (&self->scheduler);
+
+  G_OBJECT_CLASS (sm_sessions_parent_class)->dispose (object);
+}
+
+static void
+sm_sessions_class_init (SmSessionsClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = sm_sessions_dispose;
+
+  /* (session, replaced): a new or re-registered session. */
+  signals[SIGNAL_REGISTERED] =
+      g_signal_new ("session-registered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_BOOLEAN);
+  /* (session, minutes_remaining, threshold_ms, notify): one warning; notify
+   * says whether warn-before-minutes lets it reach the desktop. */
+  signals[SIGNAL_EXPIRING] = g_signal_new (
+      "session-expiring", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 4, G_TYPE_POINTER, G_TYPE_UINT, G_TYPE_INT64, G_TYPE_BOOLEAN);
+  /* (session): emitted just before the session is forgotten. */
+  signals[SIGNAL_EXPIRED] =
+      g_signal_new ("session-expired", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+  /* (session, reason): emitted just before the session is forgotten. */
+  signals[SIGNAL_UNREGISTERED] =
+      g_signal_new ("session-unregistered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_STRING);
+  /* Anything that the durable state holds has changed. */
+  signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+sm_sessions_init (SmSessions *self)
+{
+  self->sessions =
+      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sm_session_entry_free);
+}
+
+SmSessions *
+sm_sessions_new (SmScheduler *scheduler)
+{
+  SmSessions *self = g_object_new (SM_TYPE_SESSIONS, NULL);
+
+  self->scheduler = g_object_ref (scheduler);
+  return self;
+}
+
+static void on_session_deadline (gint64 due_ms, gint64 now_ms, gpointer user_data);
+
+/* The next thing due is the earliest unsent warning, else the expiry. */
+static void
+sm_sessions_schedule (SmSessions *self, SmSessionEntry *entry)
+{
+  SmSession *session = &entry->session;
+  gint64 due = session->expires_at;
+
+  for (guint i = 0; i < session->n_thresholds; i++)
+    if ((session->sent_mask & (1u << i)) == 0)
+      due = MIN (due, session->expires_at - session->thresholds[i]);
+
+  if (session->deadline != NULL)
+    sm_scheduler_remove (self->scheduler, session->deadline);
+  session->deadline = sm_scheduler_add (self->scheduler, due, on_session_deadline, entry);
+}
+
+static void
+on_session_deadline (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms, gpointer user_data)
+{
+  SmSessionEntry *entry = user_data;
+  SmSessions *self = entry->owner;
+  SmSession *session = &entry->session;
+  gint nearest = -1;
+
+  session->deadline = NULL;
+
+  if (now_ms >= session->expires_at)
+    {
+      /* Expiry wins over any warning still pending: no late warnings. */
+      g_signal_emit (self, signals[SIGNAL_EXPIRED], 0, session);
+      g_hash_table_remove (self->sessions, session->id);
+      g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+      return;
+    }
+
+  /* No burst: every threshold already passed counts as sent, and only the
+   * nearest one (the smallest) is announced, with the true time left. */
+  for (guint i = 0; i < session->n_thresholds; i++)
+    {
+      if ((session->sent_mask & (1u << i)) != 0)
+        continue;
+      if (session->expires_at - session->thresholds[i] <= now_ms)
+        {
+          session->sent_mask |= 1u << i;
+          nearest = (gint) i;
+        }
+    }
+
+  if (nearest >= 0)
+    {
+      gint64 left = session->expires_at - now_ms;
+      guint minutes = (guint) ((left + SM_MINUTE_MS - 1) / SM_MINUTE_MS);
+      gint64 threshold = session->thresholds[nearest];
+      gboolean notify = threshold <= (gint64) session->warn_before_minutes * SM_MINUTE_MS;
+
+      g_signal_emit (self, signals[SIGNAL_EXPIRING], 0, session, minutes, threshold, notify);
+    }
+
+  sm_sessions_schedule (self, entry);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+}
+
+static gboolean
+check_thresholds (const char *key, GVariant *value, GError **error)
+{
+  gsize n = g_variant_n_children (value);
+
+  if (n < 1 || n > SM_THRESHOLDS_MAX)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "options: \"%s\" must hold 1 to %d values, got %" G_GSIZE_FORMAT, key,
+                   SM_THRESHOLDS_MAX, n);
+      return FALSE;
+    }
+  for (gsize i = 0; i < n; i++)
+    {
+      gint64 t;
+
+      g_variant_get_child (value, i, "x", &t);
+      if (t <= 0)
+        {
+          g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                       "options: \"%s\" value %" G_GSIZE_FORMAT " is %" G_GINT64_FORMAT
+                       "; every threshold must be > 0 ms",
+                       key, i, t);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+check_metadata (const char *key, GVariant *value, GError **error)
+{
+  gsize size = g_variant_get_size (value);
+
+  if (size > SM_METADATA_MAX_BYTES)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "options: \"%s\" is %" G_GSIZE_FORMAT
+                   " bytes serialized, at most %d are allowed",
+                   key, size, SM_METADATA_MAX_BYTES);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static const SmOptionSpec session_options[] = {
+  { "session-type", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  { "warn-thresholds", (const GVariantType *) "ax", check_thresholds },
+  { "warn-before-minutes", G_VARIANT_TYPE_UINT32, NULL },
+  { "metadata", G_VARIANT_TYPE_VARDICT, check_metadata },
+  { "app-id", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  { "url", G_VARIANT_TYPE_STRING, sm_check_text_option },
+};
+
+static gint
+compare_thresholds_desc (gconstpointer a, gconstpointer b)
+{
+  gint64 ta = *(const gint64 *) a;
+  gint64 tb = *(const gint64 *) b;
+
+  return ta < tb ? 1 : ta > tb ? -1 : 0;
+}
+
+/* Sorted largest first (earliest warning first), duplicates dropped. */
+static void
+set_thresholds (SmSession *session, GVariant *list)
+{
+  gint64 values[SM_THRESHOLDS_MAX];
+  gsize n = 0;
+
+  if (list != NULL)
+    {
+      n = MIN (g_variant_n_children (list), SM_THRESHOLDS_MAX);
+      for (gsize i = 0; i < n; i++)
+        g_variant_get_child (list, i, "x", &values[i]);
+    }
+  else
+    {
+      n = G_N_ELEMENTS (default_thresholds);
+      memcpy (values, default_thresholds, sizeof default_thresholds);
+    }
+  qsort (values, n, sizeof values[0], compare_thresholds_desc);
+
+  session->n_thresholds = 0;
+  for (gsize i = 0; i < n; i++)
+    if (session->n_thresholds == 0 || session->thresholds[session->n_thresholds - 1] != values[i])
+      session->thresholds[session->n_thresholds++] = values[i];
+}
+
+/* Fills @session from already validated options. */
+static void
+apply_options (SmSession *session, GVariant *options)
+{
+  g_autoptr (GVariant) thresholds =
+      g_variant_lookup_value (options, "warn-thresholds", G_VARIANT_TYPE ("ax"));
+  g_autoptr (GVariant) metadata =
+      g_variant_lookup_value (options, "metadata", G_VARIANT_TYPE_VARDICT);
+
+  if (!g_variant_lookup (options, "session-type", "s", &session->session_type))
+    session->session_type = g_strdup ("signing");
+  if (!g_variant_lookup (options, "warn-before-minutes", "u", &session->warn_before_minutes))
+    session->warn_before_minutes = 5;
+  g_variant_lookup (options, "app-id", "s", &session->app_id);
+  g_variant_lookup (options, "url", "s", &session->url);
+  set_thresholds (session, thresholds);
+  if (metadata != NULL)
+    session->metadata = g_variant_ref_sink (g_variant_get_normal_form (metadata));
+  else
+    session->metadata = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
+}
+
+static gboolean
+sm_sessions_check_room (SmSessions *self, const char *session_id, GError **error)
+{
+  if (g_hash_table_size (self->sessions) >= SM_SESSIONS_MAX
+      && !g_hash_table_contains (self->sessions, session_id))
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED,
+                   "session_id: cannot monitor \"%s\", %d sessions are already monitored",
+                   session_id, SM_SESSIONS_MAX);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Takes @entry in (replacing any session of the same id) and arms it. */
+static void
+sm_sessions_insert (SmSessions *self, SmSessionEntry *entry)
+{
+  gboolean replaced = g_hash_table_contains (self->sessions, entry->session.id);
+
+  g_hash_table_replace (self->sessions, entry->session.id, entry);
+  sm_sessions_schedule (self, entry);
+  g_signal_emit (self, signals[SIGNAL_REGISTERED], 0, &entry->session, replaced);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+}
+
+gboolean
+sm_sessions_register (SmSessions *self,
+                      const char *session_id,
+                      gint64 expires_at,
+                      GVariant *options,
+                      GError **error)
+{
+  gint64 now = sm_scheduler_now (self->scheduler);
+  SmSessionEntry *entry;
+
+  if (!sm_check_id ("session_id", session_id, error)
+      || !sm_check_expires_at ("expires_at", expires_at, now, error)
+      || !sm_options_validate (session_options, G_N_ELEMENTS (session_options), options, error)
+      || !sm_sessions_check_room (self, session_id, error))
+    return FALSE;
+
+  entry = g_new0 (SmSessionEntry, 1);
+  entry->owner = self;
+  entry->session.id = g_strdup (session_id);
+  entry->session.expires_at = expires_at;
+  entry->session.registered_at = now;
+  apply_options (&entry->session, options);
+  sm_sessions_insert (self, entry);
+  return TRUE;
+}
+
+gboolean
+sm_sessions_unregister (SmSessions *self,
+                        const char *session_id,
+                        const char *reason,
+                        GError **error)
+{
+  SmSessionEntry *entry;
+
+  if (!sm_check_id ("session_id", session_id, error)
+      || !sm_check_text ("reason", reason, 0, SM_ID_MAX_BYTES, error))
+    return FALSE;
+
+  entry = g_hash_table_lookup (self->sessions, session_id);
+  if (entry == NULL)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_NOT_FOUND,
+                   "session_id: no session \"%s\" is monitored", session_id);
+      return FALSE;
+    }
+
+  g_signal_emit (self, signals[SIGNAL_UNREGISTERED], 0, &entry->session,
+                 *reason != '\0' ? reason : "unregistered");
+  g_hash_table_remove (self->sessions, session_id);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+  return TRUE;
+}
+
+/* Takes back a session saved from sm_session_to_variant(): same checks as a
+ * registration except the 30-day window, with the warnings already sent and
+ * a registration time clamped to now (the clock may have been set back). */
+gboolean
+sm_sessions_restore (SmSessions *self, GVariant *entry_variant, GError **error)
+{
+  gint64 now = sm_scheduler_now (self->scheduler);
+  g_autoptr (GVariant) sent = NULL;
+  const char *session_id;
+  gint64 expires_at, registered_at;
+  SmSessionEntry *entry;
+
+  if (!g_variant_lookup (entry_variant, "session-id", "&s", &session_id)
+      || !g_variant_lookup (entry_variant, "expires-at", "x", &expires_at))
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "session: \"session-id\" (s) and \"expires-at\" (x) are required");
+      return FALSE;
+    }
+  if (!g_variant_lookup (entry_variant, "registered-at", "x", &registered_at))
+    registered_at = now;
+
+  if (!sm_check_id ("session-id", session_id, error)
+      || !sm_check_expires_at ("expires-at", expires_at, expires_at, error)
+      || !sm_options_validate (session_options, G_N_ELEMENTS (session_options), entry_variant,
+                               error)
+      || !sm_sessions_check_room (self, session_id, error))
+    return FALSE;
+
+  entry = g_new0 (SmSessionEntry, 1);
+  entry->owner = self;
+  entry->session.id = g_strdup (session_id);
+  entry->session.expires_at = expires_at;
+  entry->session.registered_at = MIN (registered_at, now);
+  apply_options (&entry->session, entry_variant);
+
+  sent = g_variant_lookup_value (entry_variant, "warnings-sent", G_VARIANT_TYPE ("ax"));
+  for (gsize i = 0; sent != NULL && i < g_variant_n_children (sent); i++)
+    {
+      gint64 t;
+
+      g_variant_get_child (sent, i, "x", &t);
+      for (guint j = 0; j < entry->session.n_thresholds; j++)
+        if (entry->session.thresholds[j] == t)
+          entry->session.sent_mask |= 1u << j;
+    }
+
+  sm_sessions_insert (self, entry);
+  return TRUE;
+}
+
+const SmSession *
+sm_sessions_lookup (SmSessions *self, const char *session_id)
+{
+  SmSessionEntry *entry = g_hash_table_lookup (self->sessions, session_id);
+
+  return entry != NULL ? &entry->session : NULL;
+}
+
+guint
+sm_sessions_get_count (SmSessions *self)
+{
+  return g_hash_table_size (self->sessions);
+}
+
+static gint
+compare_sessions (gconstpointer a, gconstpointer b)
+{
+  const SmSession *sa = *(const SmSession *const *) a;
+  const SmSession *sb = *(const SmSession *const *) b;
+
+  if (sa->expires_at != sb->expires_at)
+    return sa->expires_at < sb->expires_at ? -1 : 1;
+  return strcmp (sa->id, sb->id);
+}
+
+/* Every session, soonest expiry first. The array does not own them. */
+GPtrArray *
+sm_sessions_list (SmSessions *self)
+{
+  GPtrArray *list = g_ptr_array_sized_new (g_hash_table_size (self->sessions));
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (list, &((SmSessionEntry *) value)->session);
+  g_ptr_array_sort (list, compare_sessions);
+  return list;
+}
+
+GVariant *
+sm_session_to_variant (const SmSession *session)
+{
+  GVariantBuilder builder, thresholds, sent;
+
+  g_variant_builder_init (&thresholds, G_VARIANT_TYPE ("ax"));
+  g_variant_builder_init (&sent, G_VARIANT_TYPE ("ax"));
+  for (guint i = 0; i < session->n_thresholds; i++)
+    {
+      g_variant_builder_add (&thresholds, "x", session->thresholds[i]);
+      if (session->sent_mask & (1u << i))
+        g_variant_builder_add (&sent, "x", session->thresholds[i]);
+    }
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&builder, "{sv}", "session-id", g_variant_new_string (session->id));
+  g_variant_builder_add (&builder, "{sv}", "expires-at", g_variant_new_int64 (session->expires_at));
+  g_variant_builder_add (&builder, "{sv}", "registered-at",
+                         g_variant_new_int64 (session->registered_at));
+  g_variant_builder_add (&builder, "{sv}", "session-type",
+                         g_variant_new_string (session->session_type));
+  g_variant_builder_add (&builder, "{sv}", "metadata", session->metadata);
+  g_variant_builder_add (&builder, "{sv}", "warn-thresholds", g_variant_builder_end (&thresholds));
+  g_variant_builder_add (&builder, "{sv}", "warnings-sent", g_variant_builder_end (&sent));
+  g_variant_builder_add (&builder, "{sv}", "warn-before-minutes",
+                         g_variant_new_uint32 (session->warn_before_minutes));
+  if (session->app_id != NULL)
+    g_variant_builder_add (&builder, "{sv}", "app-id", g_variant_new_string (session->app_id));
+  if (session->url != NULL)
+    g_variant_builder_add (&builder, "{sv}", "url", g_variant_new_string (session->url));
+  return g_variant_builder_end (&builder);
+}
+
+GVariant *
+sm_sessions_to_variant (SmSessions *self)
+{
+  g_autoptr (GPtrArray) list = sm_sessions_list (self);
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    g_variant_builder_add_value (&builder, sm_session_to_variant (list->pdata[i]));
+  return g_variant_builder_end (&builder);
+}
