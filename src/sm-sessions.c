@@ -89,9 +89,10 @@ sm_sessions_class_init (SmSessionsClass *klass)
   signals[SIGNAL_UNREGISTERED] =
       g_signal_new ("session-unregistered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                     NULL, NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_STRING);
-  /* Anything that the durable state holds has changed. */
+  /* (session_id): what the durable state holds of this session changed;
+   * sm_sessions_lookup() returns NULL when it is gone. */
   signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                          0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -141,9 +142,11 @@ on_session_deadline (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms, gpointer user_d
   if (now_ms >= session->expires_at)
     {
       /* Expiry wins over any warning still pending: no late warnings. */
+      g_autofree char *id = g_strdup (session->id);
+
       g_signal_emit (self, signals[SIGNAL_EXPIRED], 0, session);
-      g_hash_table_remove (self->sessions, session->id);
-      g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+      g_hash_table_remove (self->sessions, id);
+      g_signal_emit (self, signals[SIGNAL_CHANGED], 0, id);
       return;
     }
 
@@ -171,7 +174,7 @@ on_session_deadline (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms, gpointer user_d
     }
 
   sm_sessions_schedule (self, entry);
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, session->id);
 }
 
 static gboolean
@@ -308,7 +311,7 @@ sm_sessions_insert (SmSessions *self, SmSessionEntry *entry)
   g_hash_table_replace (self->sessions, entry->session.id, entry);
   sm_sessions_schedule (self, entry);
   g_signal_emit (self, signals[SIGNAL_REGISTERED], 0, &entry->session, replaced);
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, entry->session.id);
 }
 
 gboolean
@@ -360,7 +363,7 @@ sm_sessions_unregister (SmSessions *self,
   g_signal_emit (self, signals[SIGNAL_UNREGISTERED], 0, &entry->session,
                  *reason != '\0' ? reason : "unregistered");
   g_hash_table_remove (self->sessions, session_id);
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, session_id);
   return TRUE;
 }
 
