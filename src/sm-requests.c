@@ -1,0 +1,364 @@
+#define G_LOG_DOMAIN "sm-requests"
+
+#include "sm-requests.h"
+
+#include "sm-error.h"
+#include "sm-options.h"
+
+struct _SmRequests
+{
+  GObject parent_instance;
+
+  SmScheduler *scheduler; /* (owned) */
+  GHashTable *requests;   /* (owned) id → (owned) SmRequestEntry */
+};
+
+/* A scheduler callback needs both the request and its model. */
+typedef struct
+{
+  SmRequest request;
+  SmRequests *owner; /* (unowned) */
+} SmRequestEntry;
+
+enum
+{
+  SIGNAL_REGISTERED,
+  SIGNAL_EXPIRED,
+  SIGNAL_UNREGISTERED,
+  SIGNAL_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE (SmRequests, sm_requests, G_TYPE_OBJECT)
+
+static const char *const unregister_reasons[] = {
+  "accepted", "rejected", "expired", "cancelled", NULL,
+};
+
+static void
+sm_request_entry_free (SmRequestEntry *entry)
+{
+  SmRequest *request = &entry->request;
+
+  if (request->deadline != NULL)
+    sm_scheduler_remove (entry->owner->scheduler, request->deadline);
+  g_free (request->id);
+  g_free (request->session_id);
+  g_free (request->from_peer_id);
+  g_free (request->from_nickname);
+  g_free (request->amount);
+  g_free (request->purpose);
+  g_free (request->app_id);
+  g_free (request->url);
+  g_free (entry);
+}
+
+static void
+sm_requests_dispose (GObject *object)
+{
+  SmRequests *self = SM_REQUESTS (object);
+
+  g_clear_pointer (&self->requests, g_hash_table_unref);
+  g_clear_object (&self->scheduler);
+
+  G_OBJECT_CLASS (sm_requests_parent_class)->dispose (object);
+}
+
+static void
+sm_requests_class_init (SmRequestsClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = sm_requests_dispose;
+
+  /* (request, replaced): a new or re-registered request. */
+  signals[SIGNAL_REGISTERED] =
+      g_signal_new ("request-registered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_BOOLEAN);
+  /* (request): emitted just before the request is forgotten. */
+  signals[SIGNAL_EXPIRED] =
+      g_signal_new ("request-expired", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+  /* (request, reason): emitted just before the request is forgotten. */
+  signals[SIGNAL_UNREGISTERED] =
+      g_signal_new ("request-unregistered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_STRING);
+  /* (request_id): what the durable state holds of this request changed;
+   * sm_requests_lookup() returns NULL when it is gone. */
+  signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+static void
+sm_requests_init (SmRequests *self)
+{
+  self->requests =
+      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sm_request_entry_free);
+}
+
+SmRequests *
+sm_requests_new (SmScheduler *scheduler)
+{
+  SmRequests *self = g_object_new (SM_TYPE_REQUESTS, NULL);
+
+  self->scheduler = g_object_ref (scheduler);
+  return self;
+}
+
+static void
+on_request_deadline (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms G_GNUC_UNUSED, gpointer user_data)
+{
+  SmRequestEntry *entry = user_data;
+  SmRequests *self = entry->owner;
+  g_autofree char *id = g_strdup (entry->request.id);
+
+  entry->request.deadline = NULL;
+  g_signal_emit (self, signals[SIGNAL_EXPIRED], 0, &entry->request);
+  g_hash_table_remove (self->requests, id);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, id);
+}
+
+static const SmOptionSpec request_options[] = {
+  { "from-nickname", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  { "amount", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  { "purpose", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  { "app-id", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  { "url", G_VARIANT_TYPE_STRING, sm_check_text_option },
+};
+
+/* Fills @request from already validated options. */
+static void
+apply_options (SmRequest *request, GVariant *options)
+{
+  g_variant_lookup (options, "from-nickname", "s", &request->from_nickname);
+  g_variant_lookup (options, "amount", "s", &request->amount);
+  g_variant_lookup (options, "purpose", "s", &request->purpose);
+  g_variant_lookup (options, "app-id", "s", &request->app_id);
+  g_variant_lookup (options, "url", "s", &request->url);
+}
+
+static gboolean
+sm_requests_check_room (SmRequests *self, const char *request_id, GError **error)
+{
+  if (g_hash_table_size (self->requests) >= SM_REQUESTS_MAX
+      && !g_hash_table_contains (self->requests, request_id))
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED,
+                   "request_id: cannot track \"%s\", %d signing requests are already pending",
+                   request_id, SM_REQUESTS_MAX);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static SmRequestEntry *
+sm_request_entry_new (SmRequests *self,
+                      const char *request_id,
+                      const char *session_id,
+                      const char *from_peer_id,
+                      gint64 expires_at,
+                      gint64 registered_at,
+                      GVariant *options)
+{
+  SmRequestEntry *entry = g_new0 (SmRequestEntry, 1);
+
+  entry->owner = self;
+  entry->request.id = g_strdup (request_id);
+  entry->request.session_id = g_strdup (session_id);
+  entry->request.from_peer_id = g_strdup (from_peer_id);
+  entry->request.expires_at = expires_at;
+  entry->request.registered_at = registered_at;
+  apply_options (&entry->request, options);
+  return entry;
+}
+
+/* Takes @entry in (replacing any request of the same id) and arms it. */
+static void
+sm_requests_insert (SmRequests *self, SmRequestEntry *entry)
+{
+  gboolean replaced = g_hash_table_contains (self->requests, entry->request.id);
+
+  g_hash_table_replace (self->requests, entry->request.id, entry);
+  entry->request.deadline =
+      sm_scheduler_add (self->scheduler, entry->request.expires_at, on_request_deadline, entry);
+  g_signal_emit (self, signals[SIGNAL_REGISTERED], 0, &entry->request, replaced);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, entry->request.id);
+}
+
+gboolean
+sm_requests_register (SmRequests *self,
+                      const char *request_id,
+                      const char *session_id,
+                      const char *from_peer_id,
+                      gint64 expires_at,
+                      GVariant *options,
+                      GError **error)
+{
+  gint64 now = sm_scheduler_now (self->scheduler);
+
+  if (!sm_check_id ("request_id", request_id, error)
+      || !sm_check_id ("session_id", session_id, error)
+      || !sm_check_id ("from_peer_id", from_peer_id, error)
+      || !sm_check_expires_at ("expires_at", expires_at, now, error)
+      || !sm_options_validate (request_options, G_N_ELEMENTS (request_options), options, error)
+      || !sm_requests_check_room (self, request_id, error))
+    return FALSE;
+
+  sm_requests_insert (self, sm_request_entry_new (self, request_id, session_id, from_peer_id,
+                                                  expires_at, now, options));
+  return TRUE;
+}
+
+gboolean
+sm_requests_unregister (SmRequests *self,
+                        const char *request_id,
+                        const char *reason,
+                        GError **error)
+{
+  SmRequestEntry *entry;
+
+  if (!sm_check_id ("request_id", request_id, error))
+    return FALSE;
+  if (*reason != '\0' && !g_strv_contains (unregister_reasons, reason))
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "reason: must be accepted, rejected, expired, cancelled or empty");
+      return FALSE;
+    }
+
+  entry = g_hash_table_lookup (self->requests, request_id);
+  if (entry == NULL)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_NOT_FOUND,
+                   "request_id: no signing request \"%s\" is pending", request_id);
+      return FALSE;
+    }
+
+  g_signal_emit (self, signals[SIGNAL_UNREGISTERED], 0, &entry->request,
+                 *reason != '\0' ? reason : "unregistered");
+  g_hash_table_remove (self->requests, request_id);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, request_id);
+  return TRUE;
+}
+
+/* Takes back a request saved from sm_request_to_variant(): same checks as a
+ * registration except the 30-day window, with a registration time clamped to
+ * now (the clock may have been set back). One already expired fires at the
+ * scheduler's next dispatch. */
+gboolean
+sm_requests_restore (SmRequests *self, GVariant *entry_variant, GError **error)
+{
+  gint64 now = sm_scheduler_now (self->scheduler);
+  const char *request_id, *session_id, *from_peer_id;
+  gint64 expires_at, registered_at;
+
+  if (!g_variant_lookup (entry_variant, "request-id", "&s", &request_id)
+      || !g_variant_lookup (entry_variant, "session-id", "&s", &session_id)
+      || !g_variant_lookup (entry_variant, "from-peer-id", "&s", &from_peer_id)
+      || !g_variant_lookup (entry_variant, "expires-at", "x", &expires_at))
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "request: \"request-id\" (s), \"session-id\" (s), \"from-peer-id\" (s) and "
+                   "\"expires-at\" (x) are required");
+      return FALSE;
+    }
+  if (!g_variant_lookup (entry_variant, "registered-at", "x", &registered_at))
+    registered_at = now;
+
+  if (!sm_check_id ("request-id", request_id, error)
+      || !sm_check_id ("session-id", session_id, error)
+      || !sm_check_id ("from-peer-id", from_peer_id, error)
+      || !sm_check_expires_at ("expires-at", expires_at, expires_at, error)
+      || !sm_options_validate (request_options, G_N_ELEMENTS (request_options), entry_variant,
+                               error)
+      || !sm_requests_check_room (self, request_id, error))
+    return FALSE;
+
+  sm_requests_insert (self,
+                      sm_request_entry_new (self, request_id, session_id, from_peer_id, expires_at,
+                                            MIN (registered_at, now), entry_variant));
+  return TRUE;
+}
+
+const SmRequest *
+sm_requests_lookup (SmRequests *self, const char *request_id)
+{
+  SmRequestEntry *entry = g_hash_table_lookup (self->requests, request_id);
+
+  return entry != NULL ? &entry->request : NULL;
+}
+
+guint
+sm_requests_get_count (SmRequests *self)
+{
+  return g_hash_table_size (self->requests);
+}
+
+static gint
+compare_requests (gconstpointer a, gconstpointer b)
+{
+  const SmRequest *ra = *(const SmRequest *const *) a;
+  const SmRequest *rb = *(const SmRequest *const *) b;
+
+  if (ra->expires_at != rb->expires_at)
+    return ra->expires_at < rb->expires_at ? -1 : 1;
+  return strcmp (ra->id, rb->id);
+}
+
+/* Every request, soonest expiry first. The array does not own them. */
+GPtrArray *
+sm_requests_list (SmRequests *self)
+{
+  GPtrArray *list = g_ptr_array_sized_new (g_hash_table_size (self->requests));
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->requests);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (list, &((SmRequestEntry *) value)->request);
+  g_ptr_array_sort (list, compare_requests);
+  return list;
+}
+
+static void
+add_optional (GVariantBuilder *builder, const char *key, const char *value)
+{
+  if (value != NULL)
+    g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (value));
+}
+
+GVariant *
+sm_request_to_variant (const SmRequest *request)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&builder, "{sv}", "request-id", g_variant_new_string (request->id));
+  g_variant_builder_add (&builder, "{sv}", "session-id",
+                         g_variant_new_string (request->session_id));
+  g_variant_builder_add (&builder, "{sv}", "from-peer-id",
+                         g_variant_new_string (request->from_peer_id));
+  g_variant_builder_add (&builder, "{sv}", "expires-at", g_variant_new_int64 (request->expires_at));
+  g_variant_builder_add (&builder, "{sv}", "registered-at",
+                         g_variant_new_int64 (request->registered_at));
+  add_optional (&builder, "from-nickname", request->from_nickname);
+  add_optional (&builder, "amount", request->amount);
+  add_optional (&builder, "purpose", request->purpose);
+  add_optional (&builder, "app-id", request->app_id);
+  add_optional (&builder, "url", request->url);
+  return g_variant_builder_end (&builder);
+}
+
+GVariant *
+sm_requests_to_variant (SmRequests *self)
+{
+  g_autoptr (GPtrArray) list = sm_requests_list (self);
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    g_variant_builder_add_value (&builder, sm_request_to_variant (list->pdata[i]));
+  return g_variant_builder_end (&builder);
+}
