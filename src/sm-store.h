@@ -1,0 +1,46 @@
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* The durable state: a JSON snapshot (state.json, replaced atomically) plus
+ * an append-only journal of per-entry changes (state.journal) replayed over
+ * it on load and folded into a new snapshot once it has grown, so a change
+ * costs one short write(2), never a rewrite of the whole state.
+ *
+ * The store knows no model: each one is a named section of entries (a{sv},
+ * kept with their exact GVariant types as g_variant_print() text) reached
+ * through three callbacks, and its "changed" (id) signal says what to
+ * write. A section without an id key holds at most one entry. */
+
+#define SM_STORE_VERSION 1
+
+typedef GVariant *(*SmStoreListFunc) (GObject *model);
+typedef GVariant *(*SmStoreGetFunc) (GObject *model, const char *id);
+typedef gboolean (*SmStoreRestoreFunc) (GObject *model, GVariant *entry, GError **error);
+
+#define SM_TYPE_STORE (sm_store_get_type ())
+G_DECLARE_FINAL_TYPE (SmStore, sm_store, SM, STORE, GObject)
+
+SmStore *sm_store_new (const char *dir);
+
+void sm_store_add_section (SmStore *self,
+                           const char *name,
+                           GObject *model,
+                           const char *id_key,
+                           SmStoreListFunc list,
+                           SmStoreGetFunc get,
+                           SmStoreRestoreFunc restore);
+
+void sm_store_load (SmStore *self);
+gboolean sm_store_load_data (SmStore *self, const char *data, gsize length, GError **error);
+gboolean sm_store_compact (SmStore *self, GError **error);
+
+gboolean sm_store_is_writable (SmStore *self);
+const char *sm_store_get_path (SmStore *self);
+
+char *sm_store_entry_to_text (GVariant *entry);
+GVariant *sm_store_entry_from_text (const char *text, GError **error);
+
+G_END_DECLS
