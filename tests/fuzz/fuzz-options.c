@@ -1,0 +1,54 @@
+/* libFuzzer target for option and metadata parsing: the input is taken as a
+ * serialized a{sv} (the RegisterSession options), brought to normal form as
+ * GDBus would, and registered with a manual scheduler. An accepted session
+ * is then run through its warnings and expiry, saved and restored. Build with
+ * CC=clang meson setup -Dfuzzing=true; run with the corpus directory. */
+
+#define G_LOG_DOMAIN "fuzz-options"
+
+#include "sm-scheduler.h"
+#include "sm-sessions.h"
+
+#include <stdint.h>
+
+#define FUZZ_NOW_MS ((gint64) 1700000000000)
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  g_autoptr (SmScheduler) scheduler = sm_scheduler_new_manual (FUZZ_NOW_MS);
+  g_autoptr (SmSessions) sessions = sm_sessions_new (scheduler);
+  g_autoptr (GBytes) bytes = g_bytes_new (data, size);
+  g_autoptr (GVariant) raw =
+      g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, bytes, FALSE));
+  g_autoptr (GVariant) options = g_variant_get_normal_form (raw);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) saved = NULL;
+  const SmSession *session;
+
+  if (!sm_sessions_register (sessions, "fuzz", FUZZ_NOW_MS + 20 * 60000, options, &error))
+    {
+      g_assert_nonnull (error);
+      g_assert_cmpuint (sm_sessions_get_count (sessions), ==, 0);
+      return 0;
+    }
+
+  session = sm_sessions_lookup (sessions, "fuzz");
+  g_assert_nonnull (session);
+  g_assert_true (g_variant_is_normal_form (session->metadata));
+  saved = g_variant_ref_sink (sm_session_to_variant (session));
+
+  /* Through every warning to the expiry, then back from the saved state. */
+  for (gint64 t = FUZZ_NOW_MS; t <= FUZZ_NOW_MS + 20 * 60000; t += 60000)
+    sm_scheduler_set_now (scheduler, t);
+  g_assert_cmpuint (sm_sessions_get_count (sessions), ==, 0);
+  g_assert_cmpuint (sm_scheduler_get_size (scheduler), ==, 0);
+
+  sm_scheduler_set_now (scheduler, FUZZ_NOW_MS);
+  if (!sm_sessions_restore (sessions, saved, &error))
+    g_error ("A saved session did not restore: %s", error->message);
+  g_assert_true (sm_sessions_unregister (sessions, "fuzz", "", NULL));
+  return 0;
+}
