@@ -23,7 +23,10 @@ typedef struct
   SmScheduler *scheduler;
   SmService *service;
   guint name_id;
+  gboolean notifications;
   int exit_status;
+  char *state_dir; /* (nullable): NULL keeps the state in memory only */
+  gboolean state_loaded;
 } SmDaemon;
 
 static void
@@ -36,6 +39,7 @@ sm_daemon_free (SmDaemon *daemon)
   g_clear_object (&daemon->scheduler);
   g_clear_object (&daemon->connection);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
+  g_free (daemon->state_dir);
   g_free (daemon);
 }
 
@@ -52,11 +56,18 @@ on_quit_signal (gpointer user_data)
 }
 
 static void
-on_name_acquired (GDBusConnection *connection G_GNUC_UNUSED,
-                  const char *name,
-                  gpointer user_data G_GNUC_UNUSED)
+on_name_acquired (GDBusConnection *connection G_GNUC_UNUSED, const char *name, gpointer user_data)
 {
+  SmDaemon *daemon = user_data;
+
   g_debug ("Owning %s", name);
+  /* Only now: the catch-up signals of the restored state must reach the
+   * clients that match on the bus name. */
+  if (!daemon->state_loaded)
+    {
+      daemon->state_loaded = TRUE;
+      sm_service_load_state (daemon->service, daemon->state_dir);
+    }
 }
 
 static void
@@ -89,6 +100,9 @@ sm_daemon_start (SmDaemon *daemon, gboolean system_bus, gboolean replace, GError
     return FALSE;
 
   daemon->service = sm_service_new (daemon->scheduler);
+  /* Before any state comes back, so restored requests are shown too. */
+  if (daemon->notifications)
+    sm_service_start_notifications (daemon->service);
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (daemon->service),
                                          daemon->connection, SM_OBJECT_PATH, error))
     return FALSE;
@@ -106,17 +120,28 @@ main (int argc, char **argv)
   g_autoptr (SmDaemon) daemon = g_new0 (SmDaemon, 1);
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
+  gboolean no_notifications = FALSE;
+  const char *localedir = g_getenv ("SM_LOCALEDIR");
   gboolean system_bus = FALSE, replace = FALSE, verbose = FALSE, version = FALSE;
+  gboolean no_persist = FALSE;
+  g_autofree char *state_dir = NULL;
   const GOptionEntry entries[] = {
     { "system", 0, 0, G_OPTION_ARG_NONE, &system_bus, N_ ("Serve on the system bus"), NULL },
     { "replace", 'r', 0, G_OPTION_ARG_NONE, &replace, N_ ("Replace a running instance"), NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_ ("Log debug messages"), NULL },
+    { "no-notifications", 0, 0, G_OPTION_ARG_NONE, &no_notifications,
+      N_ ("Do not show desktop notifications"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_ ("Print the version and exit"), NULL },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      N_ ("Keep the state in DIR (default: $XDG_STATE_HOME/session-monitor)"), N_ ("DIR") },
+    /* For benchmarks only: measures what persistence costs. */
+    { "no-persist", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &no_persist, NULL, NULL },
     { NULL },
   };
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* SM_LOCALEDIR: the tests run translations from the build tree. */
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
@@ -140,6 +165,12 @@ main (int argc, char **argv)
   /* Registers the error domain before the first reply can need it. */
   (void) SM_ERROR;
 
+  if (!no_persist)
+    daemon->state_dir = state_dir != NULL
+                            ? g_steal_pointer (&state_dir)
+                            : g_build_filename (g_get_user_state_dir (), "session-monitor", NULL);
+
+  daemon->notifications = !no_notifications;
   daemon->loop = g_main_loop_new (NULL, FALSE);
   if (!sm_daemon_start (daemon, system_bus, replace, &error))
     {

@@ -1,6 +1,8 @@
 #pragma once
 
 #include "sm-dbus-generated.h"
+#include "sm-notifier.h"
+#include "sm-requests.h"
 #include "sm-scheduler.h"
 
 G_BEGIN_DECLS
@@ -12,5 +14,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (SmService, sm_service, SM, SERVICE, SmDBusSessionMonitor1Skeleton)
 
 SmService *sm_service_new (SmScheduler *scheduler);
+SmRequests *sm_service_get_requests (SmService *self);
+SmNotifier *sm_service_start_notifications (SmService *self);
+SmNotifier *sm_service_get_notifier (SmService *self);
+void sm_service_load_state (SmService *self, const char *state_dir);
 
 G_END_DECLS

@@ -266,6 +266,19 @@ set_thresholds (SmSession *session, GVariant *list)
       session->thresholds[session->n_thresholds++] = values[i];
 }
 
+/* A normal-form copy that owns its bytes. g_variant_get_normal_form() hands
+ * back the value itself when it already is normal, and a value looked up in
+ * a call's options is a view into the whole message body: stored as is, every
+ * session would keep its entire RegisterSession call alive. */
+static GVariant *
+sm_variant_detach (GVariant *value)
+{
+  g_autoptr (GVariant) normal = g_variant_get_normal_form (value);
+  g_autoptr (GBytes) bytes = g_bytes_new (g_variant_get_data (normal), g_variant_get_size (normal));
+
+  return g_variant_ref_sink (g_variant_new_from_bytes (g_variant_get_type (normal), bytes, TRUE));
+}
+
 /* Fills @session from already validated options. */
 static void
 apply_options (SmSession *session, GVariant *options)
@@ -283,7 +296,7 @@ apply_options (SmSession *session, GVariant *options)
   g_variant_lookup (options, "url", "s", &session->url);
   set_thresholds (session, thresholds);
   if (metadata != NULL)
-    session->metadata = g_variant_ref_sink (g_variant_get_normal_form (metadata));
+    session->metadata = sm_variant_detach (metadata);
   else
     session->metadata = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
 }

@@ -52,7 +52,12 @@ class DaemonTestCase(dbusmock.DBusTestCase):
     @classmethod
     def setUpClass(cls):
         cls.start_session_bus()
-        cls.bus = cls.get_dbus(system_bus=False)
+        # A GDBus connection (dbusmock's get_dbus() returns a dbus-python one,
+        # which has none of the Gio calls this harness makes).
+        cls.bus = Gio.DBusConnection.new_for_address_sync(
+            os.environ['DBUS_SESSION_BUS_ADDRESS'],
+            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
 
     def setUp(self):
         self.state_home = tempfile.mkdtemp(prefix='sm-test-state-')

@@ -1,0 +1,41 @@
+#!/bin/bash
+# Installs, on Debian 12, exactly what building session-monitor and running
+# its whole test suite need, skipping what is already there. Run it as root,
+# or source it from tools/run-daemon and tools/run-tests.
+
+SM_DEB_PACKAGES=(
+  # build
+  meson ninja-build pkg-config gcc libc6-dev gettext
+  libglib2.0-dev libglib2.0-dev-bin libjson-glib-dev libnotify-dev
+  # integration tests: private bus, python harness, mock notification server
+  dbus dbus-daemon python3 python3-gi python3-dbusmock
+  # valgrind setup, sanitizers and fuzzing, lint checks
+  valgrind clang clang-format libxml2-utils desktop-file-utils
+)
+
+sm_install_deps ()
+{
+  local missing=() pkg
+
+  for pkg in "${SM_DEB_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f '${db:Status-Status}' "$pkg" 2>/dev/null | grep -qx installed; then
+      missing+=("$pkg")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing packages: ${missing[*]}; run this as root" >&2
+    return 1
+  fi
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# Executed (not sourced): install now.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  sm_install_deps
+fi
