@@ -11,6 +11,8 @@ SM_DEB_PACKAGES=(
   dbus dbus-daemon python3 python3-gi python3-dbusmock
   # valgrind setup, sanitizers and fuzzing, lint checks
   valgrind clang clang-format libxml2-utils desktop-file-utils
+  # unit checks (systemd-analyze), a real notification server for end-to-end
+  systemd dunst xvfb xauth
 )
 
 sm_install_deps ()
