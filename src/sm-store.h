@@ -7,12 +7,15 @@ G_BEGIN_DECLS
 /* The durable state: a JSON snapshot (state.json, replaced atomically) plus
  * an append-only journal of per-entry changes (state.journal) replayed over
  * it on load and folded into a new snapshot once it has grown, so a change
- * costs one short write(2), never a rewrite of the whole state.
+ * costs one short write(2), never a rewrite of the whole state. The folding
+ * runs in the background: the journal is rotated to state.journal.old, the
+ * entries are taken from the models in short slices of the main loop and a
+ * thread writes the snapshot, then removes the old journal.
  *
  * The store knows no model: each one is a named section of entries (a{sv},
- * kept with their exact GVariant types as g_variant_print() text) reached
- * through three callbacks, and its "changed" (id) signal says what to
- * write. A section without an id key holds at most one entry. */
+ * kept with their exact GVariant types as serialized bytes in base64)
+ * reached through three callbacks, and its "changed" (id) signal says what
+ * to write. A section without an id key holds at most one entry. */
 
 #define SM_STORE_VERSION 1
 
@@ -36,6 +39,7 @@ void sm_store_add_section (SmStore *self,
 void sm_store_load (SmStore *self);
 gboolean sm_store_load_data (SmStore *self, const char *data, gsize length, GError **error);
 gboolean sm_store_compact (SmStore *self, GError **error);
+void sm_store_wait (SmStore *self);
 
 gboolean sm_store_is_writable (SmStore *self);
 const char *sm_store_get_path (SmStore *self);

@@ -68,7 +68,26 @@ test_entry_text_round_trip (void)
   g_assert_true (g_variant_equal (entry, back));
   again = sm_store_entry_to_text (back);
   g_assert_cmpstr (again, ==, text);
-  g_assert_nonnull (strstr (text, "uint32 4294967295"));
+  g_assert_true (g_str_has_prefix (text, "base64:"));
+}
+
+/* Files written before entries were kept as bytes hold g_variant_print()
+ * text: it still loads, exactly. */
+static void
+test_entry_legacy_text (void)
+{
+  g_autoptr (GVariant) plain = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) back = NULL;
+
+  /* Without the subnormal double, which the text parser refuses. */
+  plain = g_variant_ref_sink (g_variant_new_parsed ("{'u': <uint32 4294967295>, 'd': <0.1>, "
+                                                    "'s': <'O\\'Brien'>, 'n': <@mi nothing>}"));
+  text = g_variant_print (plain, TRUE);
+  back = sm_store_entry_from_text (text, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_equal (plain, back));
 }
 
 /* GLib's text parser refuses subnormal doubles: such an entry is kept as
@@ -202,6 +221,25 @@ models_clear (Models *m)
   g_clear_object (&m->scheduler);
 }
 
+/* The models take their arguments as a D-Bus handler passes them: not
+ * floating. */
+static GVariant *
+keep (GPtrArray *held, GVariant *value)
+{
+  g_ptr_array_add (held, g_variant_ref_sink (value));
+  return value;
+}
+
+static void
+register_session (Models *m, const char *id, gint64 expires_at)
+{
+  g_autoptr (GVariant) options = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (sm_sessions_register (m->sessions, id, expires_at, options, &error));
+  g_assert_no_error (error);
+}
+
 static char *
 print (GVariant *value)
 {
@@ -234,6 +272,7 @@ test_models_round_trip (void)
   g_autoptr (GVariant) presence_before = NULL, presence_after = NULL;
   g_autoptr (GError) error = NULL;
   GVariantBuilder options;
+  g_autoptr (GPtrArray) held = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
   Models m = { 0 };
   const char *ids[] = { "plain", "\xc3\xa9t\xc3\xa9", "\xe4\xb8\xad\xe6\x96\x87",
                         "\xf0\x9f\x94\x91 key", "quote'\"\\ and {braces} <v>" };
@@ -253,11 +292,10 @@ test_models_round_trip (void)
       g_variant_builder_add (&options, "{sv}", "app-id", g_variant_new_string ("org.example.W"));
       g_variant_builder_add (&options, "{sv}", "url", g_variant_new_string ("wallet://x"));
       g_assert_true (sm_sessions_register (m.sessions, ids[i], NOW + HOUR + (gint64) i,
-                                           g_variant_builder_end (&options), &error));
+                                           keep (held, g_variant_builder_end (&options)), &error));
       g_assert_no_error (error);
     }
-  g_assert_true (
-      sm_sessions_register (m.sessions, "gone", NOW + HOUR, g_variant_new ("a{sv}", NULL), &error));
+  register_session (&m, "gone", NOW + HOUR);
   g_assert_true (sm_sessions_unregister (m.sessions, "gone", "", &error));
 
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
@@ -265,13 +303,14 @@ test_models_round_trip (void)
   g_variant_builder_add (&options, "{sv}", "amount", g_variant_new_string ("0.1"));
   g_variant_builder_add (&options, "{sv}", "purpose", g_variant_new_string ("rent"));
   g_assert_true (sm_requests_register (m.requests, "req-\xf0\x9f\x94\x91", "plain", "peer",
-                                       NOW + HOUR, g_variant_builder_end (&options), &error));
+                                       NOW + HOUR, keep (held, g_variant_builder_end (&options)),
+                                       &error));
   g_assert_no_error (error);
 
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&options, "{sv}", "peer-id", g_variant_new_string ("12D3"));
   g_assert_true (sm_presence_update (m.presence, ":1.42", "bc1q", 60000,
-                                     g_variant_builder_end (&options), &error));
+                                     keep (held, g_variant_builder_end (&options)), &error));
 
   /* The first warning (50 min before) is sent: warnings-sent must come back. */
   sm_scheduler_set_now (m.scheduler, NOW + HOUR - 3000000 + 10);
@@ -332,15 +371,25 @@ test_compaction (void)
 
   models_init (&m, dir, NOW);
   sm_store_load (m.store);
+  sm_store_wait (m.store);
   for (guint i = 0; i < 2500; i++)
     {
       g_autofree char *id = g_strdup_printf ("s%u", i);
 
-      g_assert_true (
-          sm_sessions_register (m.sessions, id, NOW + HOUR, g_variant_new ("a{sv}", NULL), &error));
-      /* The compaction runs from an idle source, as in the daemon. */
-      while (g_main_context_iteration (NULL, FALSE))
-        ;
+      register_session (&m, id, NOW + HOUR);
+      /* The compaction runs from idle slices and a thread, as in the
+       * daemon: wait for it where it started. */
+      if (i == 1000)
+        {
+          g_autofree char *old = g_build_filename (dir, "state.journal.old", NULL);
+
+          g_assert_true (g_file_test (old, G_FILE_TEST_EXISTS));
+          while (g_file_test (old, G_FILE_TEST_EXISTS))
+            g_main_context_iteration (NULL, TRUE);
+          /* And the daemon's own completion ran too. */
+          while (g_main_context_iteration (NULL, FALSE))
+            ;
+        }
     }
   /* Compacted once, after change 1001; the next is due after 2002 more:
    * the journal holds only the changes since. */
@@ -354,12 +403,258 @@ test_compaction (void)
     g_assert_cmpuint (lines, ==, 2500 - 1001);
   }
   g_assert_cmpint (g_stat (snapshot, &st), ==, 0);
-  g_assert_cmpint (st.st_size, >, 1001 * 100);
+  g_assert_cmpint (st.st_size, >, 1001 * 30);
   models_clear (&m);
 
   models_init (&m, dir, NOW);
   sm_store_load (m.store);
   g_assert_cmpuint (sm_sessions_get_count (m.sessions), ==, 2500);
+  models_clear (&m);
+  remove_tree (dir);
+}
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* "id=expires_at ..." in id order: the whole sessions state at a glance. */
+static char *
+sessions_summary (Models *m)
+{
+  g_autoptr (GPtrArray) list = sm_sessions_list (m->sessions);
+  g_autoptr (GPtrArray) words = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < list->len; i++)
+    {
+      const SmSession *session = list->pdata[i];
+
+      g_ptr_array_add (
+          words, g_strdup_printf ("%s=%" G_GINT64_FORMAT, session->id, session->expires_at - NOW));
+    }
+  g_ptr_array_sort (words, compare_strings);
+  g_ptr_array_add (words, NULL);
+  return g_strjoinv (" ", (char **) words->pdata);
+}
+
+static guint
+count_lines (const char *path)
+{
+  g_autofree char *contents = NULL;
+  guint lines = 0;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return 0;
+  for (const char *p = contents; *p != '\0'; p++)
+    lines += *p == '\n';
+  return lines;
+}
+
+/* Stopped after the journal was rotated, before the new snapshot was in
+ * place: the old snapshot, the old journal and the new one together hold
+ * everything, and the next start folds them. */
+static void
+test_old_journal_before_snapshot (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sm-store-XXXXXX", NULL);
+  g_autofree char *journal = g_build_filename (dir, "state.journal", NULL);
+  g_autofree char *old = g_build_filename (dir, "state.journal.old", NULL);
+  g_autofree char *summary = NULL;
+  Models m = { 0 };
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  sm_store_wait (m.store);
+  register_session (&m, "a", NOW + HOUR);
+  register_session (&m, "b", NOW + HOUR);
+  models_clear (&m);
+  /* What a rotation does. */
+  g_assert_cmpint (g_rename (journal, old), ==, 0);
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  summary = sessions_summary (&m);
+  g_assert_cmpstr (summary, ==, "a=3600000 b=3600000");
+  /* Its compaction (rotating once more into the same old journal) is cut
+   * short by a stop before the writer starts. */
+  g_assert_true (g_file_test (old, G_FILE_TEST_EXISTS));
+  register_session (&m, "c", NOW + 2 * HOUR);
+  g_assert_true (sm_sessions_unregister (m.sessions, "a", "", NULL));
+  models_clear (&m);
+  g_assert_cmpuint (count_lines (old), ==, 2);
+  g_assert_cmpuint (count_lines (journal), ==, 2);
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  g_clear_pointer (&summary, g_free);
+  summary = sessions_summary (&m);
+  g_assert_cmpstr (summary, ==, "b=3600000 c=7200000");
+  sm_store_wait (m.store);
+  g_assert_false (g_file_test (old, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_lines (journal), ==, 0);
+  models_clear (&m);
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  g_clear_pointer (&summary, g_free);
+  summary = sessions_summary (&m);
+  g_assert_cmpstr (summary, ==, "b=3600000 c=7200000");
+  models_clear (&m);
+  remove_tree (dir);
+}
+
+/* Stopped after the new snapshot was renamed in place, before the old
+ * journal was removed: replaying the stale old journal over the newer
+ * snapshot is undone by the new journal, which follows it. */
+static void
+test_old_journal_after_snapshot (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sm-store-XXXXXX", NULL);
+  g_autofree char *journal = g_build_filename (dir, "state.journal", NULL);
+  g_autofree char *old = g_build_filename (dir, "state.journal.old", NULL);
+  g_autofree char *stale = NULL;
+  g_autofree char *summary = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize length;
+  Models m = { 0 };
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  sm_store_wait (m.store);
+  register_session (&m, "a", NOW + HOUR);
+  register_session (&m, "b", NOW + HOUR);
+  g_assert_true (g_file_get_contents (journal, &stale, &length, NULL));
+  g_assert_true (sm_store_compact (m.store, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (old, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_lines (journal), ==, 0);
+  /* Changed after the snapshot: only the new journal says so. */
+  g_assert_true (sm_sessions_unregister (m.sessions, "a", "", NULL));
+  register_session (&m, "b", NOW + 3 * HOUR);
+  models_clear (&m);
+  g_assert_true (g_file_set_contents (old, stale, (gssize) length, NULL));
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  summary = sessions_summary (&m);
+  g_assert_cmpstr (summary, ==, "b=10800000");
+  sm_store_wait (m.store);
+  g_assert_false (g_file_test (old, G_FILE_TEST_EXISTS));
+  models_clear (&m);
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  g_clear_pointer (&summary, g_free);
+  summary = sessions_summary (&m);
+  g_assert_cmpstr (summary, ==, "b=10800000");
+  models_clear (&m);
+  remove_tree (dir);
+}
+
+/* A snapshot that cannot be written puts the old journal back in front of
+ * the new one: nothing is lost, and the journal alone says it all. */
+static void
+test_failed_compaction_merges_back (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sm-store-XXXXXX", NULL);
+  g_autofree char *journal = g_build_filename (dir, "state.journal", NULL);
+  g_autofree char *old = g_build_filename (dir, "state.journal.old", NULL);
+  g_autofree char *snapshot = g_build_filename (dir, "state.json", NULL);
+  g_autofree char *summary = NULL;
+  g_autoptr (GError) error = NULL;
+  Models m = { 0 };
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  sm_store_wait (m.store);
+  register_session (&m, "a", NOW + HOUR);
+  register_session (&m, "b", NOW + HOUR);
+  /* A directory where the snapshot goes: renaming over it fails. */
+  g_assert_cmpint (g_unlink (snapshot), ==, 0);
+  g_assert_cmpint (g_mkdir (snapshot, 0700), ==, 0);
+
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Cannot write the state snapshot*");
+  g_assert_false (sm_store_compact (m.store, &error));
+  g_test_assert_expected_messages ();
+  g_assert_nonnull (error);
+  g_assert_false (g_file_test (old, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_lines (journal), ==, 2);
+  register_session (&m, "c", NOW + HOUR);
+  g_assert_cmpuint (count_lines (journal), ==, 3);
+
+  /* The same from the background: the thread fails, the main loop merges. */
+  g_clear_error (&error);
+  models_clear (&m);
+  models_init (&m, dir, NOW);
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Cannot read*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Cannot write the state snapshot*");
+  sm_store_load (m.store);
+  register_session (&m, "d", NOW + HOUR);
+  while (g_file_test (old, G_FILE_TEST_EXISTS))
+    g_main_context_iteration (NULL, TRUE);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (count_lines (journal), ==, 4);
+  g_assert_cmpint (g_rmdir (snapshot), ==, 0);
+  models_clear (&m);
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  summary = sessions_summary (&m);
+  g_assert_cmpstr (summary, ==, "a=3600000 b=3600000 c=3600000 d=3600000");
+  sm_store_wait (m.store);
+  g_assert_cmpuint (count_lines (journal), ==, 0);
+  models_clear (&m);
+  remove_tree (dir);
+}
+
+/* Entries change while a compaction takes them slice by slice: whatever
+ * the snapshot caught, the next start sees the latest state. */
+static void
+test_changes_during_compaction (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sm-store-XXXXXX", NULL);
+  g_autofree char *before = NULL, *after = NULL;
+  g_autoptr (GError) error = NULL;
+  Models m = { 0 };
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("s%04u", i);
+
+      register_session (&m, id, NOW + HOUR + i);
+    }
+  sm_store_wait (m.store);
+  g_assert_true (sm_store_compact (m.store, &error));
+  models_clear (&m);
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  /* One slice of the start-up compaction, then changes all over. */
+  g_main_context_iteration (NULL, FALSE);
+  for (guint i = 0; i < 3000; i += 7)
+    {
+      g_autofree char *id = g_strdup_printf ("s%04u", i);
+
+      if (i % 2 == 0)
+        g_assert_true (sm_sessions_unregister (m.sessions, id, "", NULL));
+      else
+        register_session (&m, id, NOW + 2 * HOUR + i);
+    }
+  register_session (&m, "new", NOW + HOUR);
+  sm_store_wait (m.store);
+  before = sessions_summary (&m);
+  g_assert_cmpuint (sm_sessions_get_count (m.sessions), ==, 3000 - 215 + 1);
+  models_clear (&m);
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  after = sessions_summary (&m);
+  g_assert_cmpstr (after, ==, before);
   models_clear (&m);
   remove_tree (dir);
 }
@@ -419,9 +714,14 @@ main (int argc, char **argv)
 
   g_test_add_func ("/store/entry-text-round-trip", test_entry_text_round_trip);
   g_test_add_func ("/store/entry-subnormal-double", test_entry_subnormal_double);
+  g_test_add_func ("/store/entry-legacy-text", test_entry_legacy_text);
   g_test_add_func ("/store/entry-text-rejects", test_entry_text_rejects);
   g_test_add_func ("/store/models-round-trip", test_models_round_trip);
   g_test_add_func ("/store/compaction", test_compaction);
+  g_test_add_func ("/store/old-journal-before-snapshot", test_old_journal_before_snapshot);
+  g_test_add_func ("/store/old-journal-after-snapshot", test_old_journal_after_snapshot);
+  g_test_add_func ("/store/failed-compaction-merges-back", test_failed_compaction_merges_back);
+  g_test_add_func ("/store/changes-during-compaction", test_changes_during_compaction);
   g_test_add_func ("/store/bad-snapshots", test_bad_snapshots);
   g_test_add_func ("/store/invalid-entries-dropped", test_invalid_entries_are_dropped);
   return g_test_run ();
