@@ -180,6 +180,14 @@ sm_ctl_cmd_watch (SmCtl *ctl, int argc, char **argv)
                                                       G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
                                                       on_name_vanished, &follow, NULL);
   sync_with_bus (ctl);
+  /* On the system bus the daemon sends a user's signals only to that
+   * user's connections that have called it: make ours one of them. */
+  if (ctl->system_bus)
+    {
+      g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+          ctl->connection, SM_CTL_BUS_NAME, SM_CTL_OBJECT_PATH, SM_CTL_INTERFACE, "GetSessions",
+          NULL, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL);
+    }
   g_printerr (_ ("Watching %s on the %s bus (Ctrl+C to stop)\n"), SM_CTL_BUS_NAME,
               ctl->system_bus ? "system" : "session");
 

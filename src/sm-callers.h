@@ -1,0 +1,29 @@
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Who is calling, in system-bus mode: the Unix user behind each unique bus
+ * name, asked once from the bus (GetConnectionUnixUser) and cached until the
+ * name leaves the bus. Calls that arrive while the answer is on its way wait,
+ * in order, and are handed back through the ready function, which takes
+ * the invocation over (transfer full) and answers it. */
+
+typedef void (*SmCallersReadyFunc) (GDBusMethodInvocation *invocation,
+                                    guint32 uid,
+                                    const GError *error,
+                                    gpointer user_data);
+
+#define SM_TYPE_CALLERS (sm_callers_get_type ())
+G_DECLARE_FINAL_TYPE (SmCallers, sm_callers, SM, CALLERS, GObject)
+
+SmCallers *sm_callers_new (GDBusConnection *connection,
+                           SmCallersReadyFunc ready,
+                           gpointer user_data);
+
+gboolean sm_callers_lookup (SmCallers *self, const char *name, guint32 *uid);
+void sm_callers_resolve (SmCallers *self, GDBusMethodInvocation *invocation);
+GPtrArray *sm_callers_list_names (SmCallers *self, guint32 uid);
+
+G_END_DECLS
