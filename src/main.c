@@ -23,6 +23,7 @@ typedef struct
   SmScheduler *scheduler;
   SmService *service;
   guint name_id;
+  GBusType bus_type;
   gboolean notifications;
   int exit_status;
   char *state_dir; /* (nullable): NULL keeps the state in memory only */
@@ -70,17 +71,81 @@ on_name_acquired (GDBusConnection *connection G_GNUC_UNUSED, const char *name, g
     }
 }
 
+static gboolean sm_daemon_connect (SmDaemon *daemon, GBusNameOwnerFlags flags, GError **error);
+
+/* GDBus closes a connection on a message it cannot decode (GLib 2.74 fails
+ * on some valid ones, e.g. an "a{yg}" in a variant), so one client could
+ * otherwise take the daemon off the bus. Everything it serves lives in the
+ * models and on disk: a new connection serves it all again. When the bus
+ * itself is gone (the session ended) connecting fails and the daemon exits. */
+static gboolean
+sm_daemon_reconnect (SmDaemon *daemon)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_clear_handle_id (&daemon->name_id, g_bus_unown_name);
+  g_dbus_interface_skeleton_unexport_from_connection (G_DBUS_INTERFACE_SKELETON (daemon->service),
+                                                      daemon->connection);
+  g_clear_object (&daemon->connection);
+
+  /* The bus may not have noticed yet that our old connection is gone: it
+   * still owns the name and allows replacement. */
+  if (!sm_daemon_connect (daemon,
+                          G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT | G_BUS_NAME_OWNER_FLAGS_REPLACE,
+                          &error))
+    {
+      g_message ("Cannot reconnect to the bus: %s; exiting", error->message);
+      return FALSE;
+    }
+  sm_service_reconnect (daemon->service, daemon->connection);
+  return TRUE;
+}
+
 static void
 on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
 {
   SmDaemon *daemon = user_data;
 
-  if (connection == NULL || g_dbus_connection_is_closed (connection))
-    g_message ("Lost the connection to the bus; exiting");
-  else
+  if (connection != NULL && !g_dbus_connection_is_closed (connection))
     g_message ("Could not own or lost %s (another instance runs? try --replace); exiting", name);
+  else if (daemon->state_loaded)
+    {
+      g_message ("Lost the connection to the bus; reconnecting");
+      if (sm_daemon_reconnect (daemon))
+        return;
+    }
+  else
+    g_message ("Lost the connection to the bus; exiting");
   daemon->exit_status = EXIT_FAILURE;
   g_main_loop_quit (daemon->loop);
+}
+
+/* A connection of our own rather than the shared singleton: libnotify and
+ * the notification server watch use that one, and neither should go down
+ * with ours (nor ours with theirs). */
+static gboolean
+sm_daemon_connect (SmDaemon *daemon, GBusNameOwnerFlags flags, GError **error)
+{
+  g_autofree char *address = g_dbus_address_get_for_bus_sync (daemon->bus_type, NULL, error);
+
+  if (address == NULL)
+    return FALSE;
+  daemon->connection =
+      g_dbus_connection_new_for_address_sync (address,
+                                              G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+                                                  | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                              NULL, NULL, error);
+  if (daemon->connection == NULL)
+    return FALSE;
+  /* Losing the bus is handled in on_name_lost(), not by exit(). */
+  g_dbus_connection_set_exit_on_close (daemon->connection, FALSE);
+
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (daemon->service),
+                                         daemon->connection, SM_OBJECT_PATH, error))
+    return FALSE;
+  daemon->name_id = g_bus_own_name_on_connection (daemon->connection, SM_BUS_NAME, flags,
+                                                  on_name_acquired, on_name_lost, daemon, NULL);
+  return TRUE;
 }
 
 static gboolean
@@ -88,13 +153,7 @@ sm_daemon_start (SmDaemon *daemon, gboolean system_bus, gboolean replace, GError
 {
   GBusNameOwnerFlags flags = G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT;
 
-  daemon->connection =
-      g_bus_get_sync (system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL, error);
-  if (daemon->connection == NULL)
-    return FALSE;
-  /* A daemon whose bus went away has nothing to serve: exit via name-lost. */
-  g_dbus_connection_set_exit_on_close (daemon->connection, FALSE);
-
+  daemon->bus_type = system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION;
   daemon->scheduler = sm_scheduler_new (error);
   if (daemon->scheduler == NULL)
     return FALSE;
@@ -103,14 +162,13 @@ sm_daemon_start (SmDaemon *daemon, gboolean system_bus, gboolean replace, GError
   /* Before any state comes back, so restored requests are shown too. */
   if (daemon->notifications)
     sm_service_start_notifications (daemon->service);
-  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (daemon->service),
-                                         daemon->connection, SM_OBJECT_PATH, error))
-    return FALSE;
 
   if (replace)
     flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
-  daemon->name_id = g_bus_own_name_on_connection (daemon->connection, SM_BUS_NAME, flags,
-                                                  on_name_acquired, on_name_lost, daemon, NULL);
+  if (!sm_daemon_connect (daemon, flags, error))
+    return FALSE;
+  if (system_bus)
+    sm_service_separate_users (daemon->service, daemon->connection);
   return TRUE;
 }
 
@@ -170,7 +228,8 @@ main (int argc, char **argv)
                             ? g_steal_pointer (&state_dir)
                             : g_build_filename (g_get_user_state_dir (), "session-monitor", NULL);
 
-  daemon->notifications = !no_notifications;
+  /* The system bus has no desktop: its clients get the signals only. */
+  daemon->notifications = !no_notifications && !system_bus;
   daemon->loop = g_main_loop_new (NULL, FALSE);
   if (!sm_daemon_start (daemon, system_bus, replace, &error))
     {

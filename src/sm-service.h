@@ -18,5 +18,7 @@ SmRequests *sm_service_get_requests (SmService *self);
 SmNotifier *sm_service_start_notifications (SmService *self);
 SmNotifier *sm_service_get_notifier (SmService *self);
 void sm_service_load_state (SmService *self, const char *state_dir);
+void sm_service_separate_users (SmService *self, GDBusConnection *connection);
+void sm_service_reconnect (SmService *self, GDBusConnection *connection);
 
 G_END_DECLS
