@@ -6,27 +6,70 @@
 
 #include <string.h>
 
+/* One pass over @options (g_variant_lookup() walks the whole dict for every
+ * key, which dominated restoring 10 000 sessions): each known key is
+ * checked and its value handed out in @values[i] (owned; NULL when absent).
+ * A key given twice counts once, the first time, as g_variant_lookup()
+ * would. On failure @values holds nothing. */
 gboolean
-sm_options_validate (const SmOptionSpec *specs, gsize n_specs, GVariant *options, GError **error)
+sm_options_parse (const SmOptionSpec *specs,
+                  gsize n_specs,
+                  GVariant *options,
+                  GVariant **values,
+                  GError **error)
 {
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
   g_return_val_if_fail (g_variant_is_of_type (options, G_VARIANT_TYPE_VARDICT), FALSE);
 
-  for (gsize i = 0; i < n_specs; i++)
+  memset (values, 0, n_specs * sizeof *values);
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
     {
-      g_autoptr (GVariant) value = g_variant_lookup_value (options, specs[i].key, NULL);
+      gsize i = 0;
 
-      if (value == NULL)
-        continue;
+      while (i < n_specs && strcmp (specs[i].key, key) != 0)
+        i++;
+      if (i == n_specs || values[i] != NULL)
+        {
+          g_variant_unref (value);
+          continue;
+        }
+      values[i] = value;
       if (!g_variant_is_of_type (value, specs[i].type))
         {
           g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
-                       "options: \"%s\" must be of type '%s', not '%s'", specs[i].key,
+                       "options: \"%s\" must be of type '%s', not '%s'", key,
                        (const char *) specs[i].type, g_variant_get_type_string (value));
+          sm_options_clear (values, n_specs);
           return FALSE;
         }
-      if (specs[i].check != NULL && !specs[i].check (specs[i].key, value, error))
-        return FALSE;
+      if (specs[i].check != NULL && !specs[i].check (key, value, error))
+        {
+          sm_options_clear (values, n_specs);
+          return FALSE;
+        }
     }
+  return TRUE;
+}
+
+void
+sm_options_clear (GVariant **values, gsize n_values)
+{
+  for (gsize i = 0; i < n_values; i++)
+    g_clear_pointer (&values[i], g_variant_unref);
+}
+
+gboolean
+sm_options_validate (const SmOptionSpec *specs, gsize n_specs, GVariant *options, GError **error)
+{
+  g_autofree GVariant **values = g_new (GVariant *, n_specs);
+
+  if (!sm_options_parse (specs, n_specs, options, values, error))
+    return FALSE;
+  sm_options_clear (values, n_specs);
   return TRUE;
 }
 

@@ -22,6 +22,12 @@ typedef struct
   SmOptionCheck check; /* may be NULL */
 } SmOptionSpec;
 
+gboolean sm_options_parse (const SmOptionSpec *specs,
+                           gsize n_specs,
+                           GVariant *options,
+                           GVariant **values,
+                           GError **error);
+void sm_options_clear (GVariant **values, gsize n_values);
 gboolean sm_options_validate (const SmOptionSpec *specs,
                               gsize n_specs,
                               GVariant *options,

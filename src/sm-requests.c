@@ -120,23 +120,52 @@ on_request_deadline (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms G_GNUC_UNUSED, g
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0, id);
 }
 
-static const SmOptionSpec request_options[] = {
-  { "from-nickname", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  { "amount", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  { "purpose", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  { "app-id", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  { "url", G_VARIANT_TYPE_STRING, sm_check_text_option },
+/* The options of RegisterSigningRequest, then the keys only a saved request
+ * has (sm_request_to_variant()), which a registration ignores as unknown. */
+enum
+{
+  OPT_FROM_NICKNAME,
+  OPT_AMOUNT,
+  OPT_PURPOSE,
+  OPT_APP_ID,
+  OPT_URL,
+  N_REGISTER_OPTIONS,
+  OPT_REQUEST_ID = N_REGISTER_OPTIONS,
+  OPT_SESSION_ID,
+  OPT_FROM_PEER_ID,
+  OPT_EXPIRES_AT,
+  OPT_REGISTERED_AT,
+  N_RESTORE_OPTIONS
 };
 
-/* Fills @request from already validated options. */
-static void
-apply_options (SmRequest *request, GVariant *options)
+static const SmOptionSpec request_options[N_RESTORE_OPTIONS] = {
+  [OPT_FROM_NICKNAME] = { "from-nickname", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  [OPT_AMOUNT] = { "amount", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  [OPT_PURPOSE] = { "purpose", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  [OPT_APP_ID] = { "app-id", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  [OPT_URL] = { "url", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  [OPT_REQUEST_ID] = { "request-id", G_VARIANT_TYPE_STRING, NULL },
+  [OPT_SESSION_ID] = { "session-id", G_VARIANT_TYPE_STRING, NULL },
+  [OPT_FROM_PEER_ID] = { "from-peer-id", G_VARIANT_TYPE_STRING, NULL },
+  [OPT_EXPIRES_AT] = { "expires-at", G_VARIANT_TYPE_INT64, NULL },
+  [OPT_REGISTERED_AT] = { "registered-at", G_VARIANT_TYPE_INT64, NULL },
+};
+
+static char *
+dup_string (GVariant *value)
 {
-  g_variant_lookup (options, "from-nickname", "s", &request->from_nickname);
-  g_variant_lookup (options, "amount", "s", &request->amount);
-  g_variant_lookup (options, "purpose", "s", &request->purpose);
-  g_variant_lookup (options, "app-id", "s", &request->app_id);
-  g_variant_lookup (options, "url", "s", &request->url);
+  return value != NULL ? g_strdup (g_variant_get_string (value, NULL)) : NULL;
+}
+
+/* Fills @request from options sm_options_parse() checked. */
+static void
+apply_options (SmRequest *request, GVariant **values)
+{
+  request->from_nickname = dup_string (values[OPT_FROM_NICKNAME]);
+  request->amount = dup_string (values[OPT_AMOUNT]);
+  request->purpose = dup_string (values[OPT_PURPOSE]);
+  request->app_id = dup_string (values[OPT_APP_ID]);
+  request->url = dup_string (values[OPT_URL]);
 }
 
 static gboolean
@@ -160,7 +189,7 @@ sm_request_entry_new (SmRequests *self,
                       const char *from_peer_id,
                       gint64 expires_at,
                       gint64 registered_at,
-                      GVariant *options)
+                      GVariant **values)
 {
   SmRequestEntry *entry = g_new0 (SmRequestEntry, 1);
 
@@ -170,7 +199,7 @@ sm_request_entry_new (SmRequests *self,
   entry->request.from_peer_id = g_strdup (from_peer_id);
   entry->request.expires_at = expires_at;
   entry->request.registered_at = registered_at;
-  apply_options (&entry->request, options);
+  apply_options (&entry->request, values);
   return entry;
 }
 
@@ -197,17 +226,21 @@ sm_requests_register (SmRequests *self,
                       GError **error)
 {
   gint64 now = sm_scheduler_now (self->scheduler);
+  GVariant *values[N_REGISTER_OPTIONS];
+  SmRequestEntry *entry;
 
   if (!sm_check_id ("request_id", request_id, error)
       || !sm_check_id ("session_id", session_id, error)
       || !sm_check_id ("from_peer_id", from_peer_id, error)
       || !sm_check_expires_at ("expires_at", expires_at, now, error)
-      || !sm_options_validate (request_options, G_N_ELEMENTS (request_options), options, error)
-      || !sm_requests_check_room (self, request_id, error))
+      || !sm_requests_check_room (self, request_id, error)
+      || !sm_options_parse (request_options, N_REGISTER_OPTIONS, options, values, error))
     return FALSE;
 
-  sm_requests_insert (self, sm_request_entry_new (self, request_id, session_id, from_peer_id,
-                                                  expires_at, now, options));
+  entry =
+      sm_request_entry_new (self, request_id, session_id, from_peer_id, expires_at, now, values);
+  sm_options_clear (values, N_REGISTER_OPTIONS);
+  sm_requests_insert (self, entry);
   return TRUE;
 }
 
@@ -251,34 +284,39 @@ gboolean
 sm_requests_restore (SmRequests *self, GVariant *entry_variant, GError **error)
 {
   gint64 now = sm_scheduler_now (self->scheduler);
+  GVariant *values[N_RESTORE_OPTIONS];
   const char *request_id, *session_id, *from_peer_id;
   gint64 expires_at, registered_at;
+  SmRequestEntry *entry = NULL;
 
-  if (!g_variant_lookup (entry_variant, "request-id", "&s", &request_id)
-      || !g_variant_lookup (entry_variant, "session-id", "&s", &session_id)
-      || !g_variant_lookup (entry_variant, "from-peer-id", "&s", &from_peer_id)
-      || !g_variant_lookup (entry_variant, "expires-at", "x", &expires_at))
+  if (!sm_options_parse (request_options, N_RESTORE_OPTIONS, entry_variant, values, error))
+    return FALSE;
+  if (values[OPT_REQUEST_ID] == NULL || values[OPT_SESSION_ID] == NULL
+      || values[OPT_FROM_PEER_ID] == NULL || values[OPT_EXPIRES_AT] == NULL)
     {
       g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
                    "request: \"request-id\" (s), \"session-id\" (s), \"from-peer-id\" (s) and "
                    "\"expires-at\" (x) are required");
+      sm_options_clear (values, N_RESTORE_OPTIONS);
       return FALSE;
     }
-  if (!g_variant_lookup (entry_variant, "registered-at", "x", &registered_at))
-    registered_at = now;
+  request_id = g_variant_get_string (values[OPT_REQUEST_ID], NULL);
+  session_id = g_variant_get_string (values[OPT_SESSION_ID], NULL);
+  from_peer_id = g_variant_get_string (values[OPT_FROM_PEER_ID], NULL);
+  expires_at = g_variant_get_int64 (values[OPT_EXPIRES_AT]);
+  registered_at =
+      values[OPT_REGISTERED_AT] != NULL ? g_variant_get_int64 (values[OPT_REGISTERED_AT]) : now;
 
-  if (!sm_check_id ("request-id", request_id, error)
-      || !sm_check_id ("session-id", session_id, error)
-      || !sm_check_id ("from-peer-id", from_peer_id, error)
-      || !sm_check_expires_at ("expires-at", expires_at, expires_at, error)
-      || !sm_options_validate (request_options, G_N_ELEMENTS (request_options), entry_variant,
-                               error)
-      || !sm_requests_check_room (self, request_id, error))
+  if (sm_check_id ("request-id", request_id, error) && sm_check_id ("session-id", session_id, error)
+      && sm_check_id ("from-peer-id", from_peer_id, error)
+      && sm_check_expires_at ("expires-at", expires_at, expires_at, error)
+      && sm_requests_check_room (self, request_id, error))
+    entry = sm_request_entry_new (self, request_id, session_id, from_peer_id, expires_at,
+                                  MIN (registered_at, now), values);
+  sm_options_clear (values, N_RESTORE_OPTIONS);
+  if (entry == NULL)
     return FALSE;
-
-  sm_requests_insert (self,
-                      sm_request_entry_new (self, request_id, session_id, from_peer_id, expires_at,
-                                            MIN (registered_at, now), entry_variant));
+  sm_requests_insert (self, entry);
   return TRUE;
 }
 

@@ -222,13 +222,35 @@ check_metadata (const char *key, GVariant *value, GError **error)
   return TRUE;
 }
 
-static const SmOptionSpec session_options[] = {
-  { "session-type", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  { "warn-thresholds", (const GVariantType *) "ax", check_thresholds },
-  { "warn-before-minutes", G_VARIANT_TYPE_UINT32, NULL },
-  { "metadata", G_VARIANT_TYPE_VARDICT, check_metadata },
-  { "app-id", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  { "url", G_VARIANT_TYPE_STRING, sm_check_text_option },
+/* The options of RegisterSession, then the keys only a saved session has
+ * (sm_session_to_variant()), which a registration ignores as unknown. */
+enum
+{
+  OPT_SESSION_TYPE,
+  OPT_WARN_THRESHOLDS,
+  OPT_WARN_BEFORE_MINUTES,
+  OPT_METADATA,
+  OPT_APP_ID,
+  OPT_URL,
+  N_REGISTER_OPTIONS,
+  OPT_SESSION_ID = N_REGISTER_OPTIONS,
+  OPT_EXPIRES_AT,
+  OPT_REGISTERED_AT,
+  OPT_WARNINGS_SENT,
+  N_RESTORE_OPTIONS
+};
+
+static const SmOptionSpec session_options[N_RESTORE_OPTIONS] = {
+  [OPT_SESSION_TYPE] = { "session-type", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  [OPT_WARN_THRESHOLDS] = { "warn-thresholds", (const GVariantType *) "ax", check_thresholds },
+  [OPT_WARN_BEFORE_MINUTES] = { "warn-before-minutes", G_VARIANT_TYPE_UINT32, NULL },
+  [OPT_METADATA] = { "metadata", G_VARIANT_TYPE_VARDICT, check_metadata },
+  [OPT_APP_ID] = { "app-id", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  [OPT_URL] = { "url", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  [OPT_SESSION_ID] = { "session-id", G_VARIANT_TYPE_STRING, NULL },
+  [OPT_EXPIRES_AT] = { "expires-at", G_VARIANT_TYPE_INT64, NULL },
+  [OPT_REGISTERED_AT] = { "registered-at", G_VARIANT_TYPE_INT64, NULL },
+  [OPT_WARNINGS_SENT] = { "warnings-sent", (const GVariantType *) "ax", NULL },
 };
 
 static gint
@@ -279,24 +301,25 @@ sm_variant_detach (GVariant *value)
   return g_variant_ref_sink (g_variant_new_from_bytes (g_variant_get_type (normal), bytes, TRUE));
 }
 
-/* Fills @session from already validated options. */
-static void
-apply_options (SmSession *session, GVariant *options)
+static char *
+dup_string_or (GVariant *value, const char *fallback)
 {
-  g_autoptr (GVariant) thresholds =
-      g_variant_lookup_value (options, "warn-thresholds", G_VARIANT_TYPE ("ax"));
-  g_autoptr (GVariant) metadata =
-      g_variant_lookup_value (options, "metadata", G_VARIANT_TYPE_VARDICT);
+  return g_strdup (value != NULL ? g_variant_get_string (value, NULL) : fallback);
+}
 
-  if (!g_variant_lookup (options, "session-type", "s", &session->session_type))
-    session->session_type = g_strdup ("signing");
-  if (!g_variant_lookup (options, "warn-before-minutes", "u", &session->warn_before_minutes))
-    session->warn_before_minutes = 5;
-  g_variant_lookup (options, "app-id", "s", &session->app_id);
-  g_variant_lookup (options, "url", "s", &session->url);
-  set_thresholds (session, thresholds);
-  if (metadata != NULL)
-    session->metadata = sm_variant_detach (metadata);
+/* Fills @session from options sm_options_parse() checked. */
+static void
+apply_options (SmSession *session, GVariant **values)
+{
+  session->session_type = dup_string_or (values[OPT_SESSION_TYPE], "signing");
+  session->warn_before_minutes = values[OPT_WARN_BEFORE_MINUTES] != NULL
+                                     ? g_variant_get_uint32 (values[OPT_WARN_BEFORE_MINUTES])
+                                     : 5;
+  session->app_id = dup_string_or (values[OPT_APP_ID], NULL);
+  session->url = dup_string_or (values[OPT_URL], NULL);
+  set_thresholds (session, values[OPT_WARN_THRESHOLDS]);
+  if (values[OPT_METADATA] != NULL)
+    session->metadata = sm_variant_detach (values[OPT_METADATA]);
   else
     session->metadata = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
 }
@@ -335,20 +358,26 @@ sm_sessions_register (SmSessions *self,
                       GError **error)
 {
   gint64 now = sm_scheduler_now (self->scheduler);
+  GVariant *values[N_REGISTER_OPTIONS];
   SmSessionEntry *entry;
 
   if (!sm_check_id ("session_id", session_id, error)
       || !sm_check_expires_at ("expires_at", expires_at, now, error)
-      || !sm_options_validate (session_options, G_N_ELEMENTS (session_options), options, error)
-      || !sm_sessions_check_room (self, session_id, error))
+      || !sm_options_parse (session_options, N_REGISTER_OPTIONS, options, values, error))
     return FALSE;
+  if (!sm_sessions_check_room (self, session_id, error))
+    {
+      sm_options_clear (values, N_REGISTER_OPTIONS);
+      return FALSE;
+    }
 
   entry = g_new0 (SmSessionEntry, 1);
   entry->owner = self;
   entry->session.id = g_strdup (session_id);
   entry->session.expires_at = expires_at;
   entry->session.registered_at = now;
-  apply_options (&entry->session, options);
+  apply_options (&entry->session, values);
+  sm_options_clear (values, N_REGISTER_OPTIONS);
   sm_sessions_insert (self, entry);
   return TRUE;
 }
@@ -387,36 +416,42 @@ gboolean
 sm_sessions_restore (SmSessions *self, GVariant *entry_variant, GError **error)
 {
   gint64 now = sm_scheduler_now (self->scheduler);
-  g_autoptr (GVariant) sent = NULL;
+  GVariant *values[N_RESTORE_OPTIONS];
+  GVariant *sent;
   const char *session_id;
   gint64 expires_at, registered_at;
   SmSessionEntry *entry;
 
-  if (!g_variant_lookup (entry_variant, "session-id", "&s", &session_id)
-      || !g_variant_lookup (entry_variant, "expires-at", "x", &expires_at))
+  if (!sm_options_parse (session_options, N_RESTORE_OPTIONS, entry_variant, values, error))
+    return FALSE;
+  if (values[OPT_SESSION_ID] == NULL || values[OPT_EXPIRES_AT] == NULL)
     {
+      sm_options_clear (values, N_RESTORE_OPTIONS);
       g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
                    "session: \"session-id\" (s) and \"expires-at\" (x) are required");
       return FALSE;
     }
-  if (!g_variant_lookup (entry_variant, "registered-at", "x", &registered_at))
-    registered_at = now;
+  session_id = g_variant_get_string (values[OPT_SESSION_ID], NULL);
+  expires_at = g_variant_get_int64 (values[OPT_EXPIRES_AT]);
+  registered_at =
+      values[OPT_REGISTERED_AT] != NULL ? g_variant_get_int64 (values[OPT_REGISTERED_AT]) : now;
 
   if (!sm_check_id ("session-id", session_id, error)
       || !sm_check_expires_at ("expires-at", expires_at, expires_at, error)
-      || !sm_options_validate (session_options, G_N_ELEMENTS (session_options), entry_variant,
-                               error)
       || !sm_sessions_check_room (self, session_id, error))
-    return FALSE;
+    {
+      sm_options_clear (values, N_RESTORE_OPTIONS);
+      return FALSE;
+    }
 
   entry = g_new0 (SmSessionEntry, 1);
   entry->owner = self;
   entry->session.id = g_strdup (session_id);
   entry->session.expires_at = expires_at;
   entry->session.registered_at = MIN (registered_at, now);
-  apply_options (&entry->session, entry_variant);
+  apply_options (&entry->session, values);
 
-  sent = g_variant_lookup_value (entry_variant, "warnings-sent", G_VARIANT_TYPE ("ax"));
+  sent = values[OPT_WARNINGS_SENT];
   for (gsize i = 0; sent != NULL && i < g_variant_n_children (sent); i++)
     {
       gint64 t;
@@ -427,6 +462,7 @@ sm_sessions_restore (SmSessions *self, GVariant *entry_variant, GError **error)
           entry->session.sent_mask |= 1u << j;
     }
 
+  sm_options_clear (values, N_RESTORE_OPTIONS);
   sm_sessions_insert (self, entry);
   return TRUE;
 }
