@@ -1,30 +1,8 @@
 #define G_LOG_DOMAIN "sm-service"
 
-#include "sm-service.h"
+#include "sm-service-private.h"
 
-#include "sm-callers.h"
 #include "sm-error.h"
-#include "sm-notifier.h"
-#include "sm-requests.h"
-#include "sm-presence.h"
-#include "sm-sessions.h"
-#include "sm-store.h"
-#include "sm-users.h"
-
-struct _SmService
-{
-  SmDBusSessionMonitor1Skeleton parent_instance;
-
-  SmScheduler *scheduler; /* (owned) */
-  SmSessions *sessions;   /* (owned) */
-  SmRequests *requests;   /* (owned) */
-  SmNotifier *notifier;   /* (owned) (nullable) */
-  SmPresence *presence;   /* (owned) */
-  SmStore *store;         /* (owned) (nullable): until the state is loaded */
-  SmUser user;            /* session bus: the one user, the models above (unowned) */
-  SmUsers *users;         /* (owned) (nullable): system mode's users, each apart */
-  SmCallers *callers;     /* (owned) (nullable): system mode's callers' uids */
-};
 
 static void sm_service_iface_init (SmDBusSessionMonitor1Iface *iface);
 
@@ -329,146 +307,6 @@ handle_any (SmService *self, GDBusMethodInvocation *invocation)
   return g_value_get_boolean (&handled);
 }
 
-/* On the session bus every signal is broadcast. In system mode a user's
- * signals go only to that user's connections that have called: a broadcast
- * would show every user's ids to all. */
-static void
-emit_to_user (SmService *self, SmUser *user, const char *signal_name, GVariant *parameters)
-{
-  g_autoptr (GVariant) owned = g_variant_ref_sink (parameters);
-  g_autolist (GDBusConnection) connections =
-      g_dbus_interface_skeleton_get_connections (G_DBUS_INTERFACE_SKELETON (self));
-  const char *path = g_dbus_interface_skeleton_get_object_path (G_DBUS_INTERFACE_SKELETON (self));
-  g_autoptr (GPtrArray) names = sm_callers_list_names (self->callers, user->uid);
-
-  for (GList *l = connections; l != NULL; l = l->next)
-    for (guint i = 0; i < names->len; i++)
-      g_dbus_connection_emit_signal (l->data, names->pdata[i], path, "org.musig2.SessionMonitor1",
-                                     signal_name, owned, NULL);
-}
-
-static void
-on_presence_refresh_needed (SmPresence *presence G_GNUC_UNUSED,
-                            const char *wallet_address,
-                            gint64 last_refresh,
-                            SmUser *user)
-{
-  SmService *self = user->service;
-
-  if (self->users != NULL)
-    emit_to_user (self, user, "PresenceRefreshNeeded",
-                  g_variant_new ("(sx)", wallet_address, last_refresh));
-  else
-    sm_dbus_session_monitor1_emit_presence_refresh_needed (SM_DBUS_SESSION_MONITOR1 (self),
-                                                           wallet_address, last_refresh);
-}
-
-static void
-on_presence_refreshed (SmPresence *presence G_GNUC_UNUSED,
-                       gboolean success,
-                       gint64 next_refresh_at,
-                       SmUser *user)
-{
-  SmService *self = user->service;
-
-  if (self->users != NULL)
-    emit_to_user (self, user, "PresenceRefreshed",
-                  g_variant_new ("(bx)", success, next_refresh_at));
-  else
-    sm_dbus_session_monitor1_emit_presence_refreshed (SM_DBUS_SESSION_MONITOR1 (self), success,
-                                                      next_refresh_at);
-}
-
-/* The store's view of each model: list every entry, get one (NULL when it
- * is gone), restore one. */
-static GVariant *
-store_list_sessions (GObject *model)
-{
-  return sm_sessions_to_variant (SM_SESSIONS (model));
-}
-
-static GVariant *
-store_get_session (GObject *model, const char *id)
-{
-  const SmSession *session = sm_sessions_lookup (SM_SESSIONS (model), id);
-
-  return session != NULL ? sm_session_to_variant (session) : NULL;
-}
-
-static gboolean
-store_restore_session (GObject *model, GVariant *entry, GError **error)
-{
-  return sm_sessions_restore (SM_SESSIONS (model), entry, error);
-}
-
-static GVariant *
-store_list_requests (GObject *model)
-{
-  return sm_requests_to_variant (SM_REQUESTS (model));
-}
-
-static GVariant *
-store_get_request (GObject *model, const char *id)
-{
-  const SmRequest *request = sm_requests_lookup (SM_REQUESTS (model), id);
-
-  return request != NULL ? sm_request_to_variant (request) : NULL;
-}
-
-static gboolean
-store_restore_request (GObject *model, GVariant *entry, GError **error)
-{
-  return sm_requests_restore (SM_REQUESTS (model), entry, error);
-}
-
-static GVariant *
-store_list_presence (GObject *model)
-{
-  SmPresence *presence = SM_PRESENCE (model);
-  GVariantBuilder builder;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
-  if (sm_presence_is_configured (presence))
-    g_variant_builder_add_value (&builder, sm_presence_to_variant (presence));
-  return g_variant_builder_end (&builder);
-}
-
-static GVariant *
-store_get_presence (GObject *model, const char *id G_GNUC_UNUSED)
-{
-  SmPresence *presence = SM_PRESENCE (model);
-
-  return sm_presence_is_configured (presence) ? sm_presence_to_variant (presence) : NULL;
-}
-
-static gboolean
-store_restore_presence (GObject *model, GVariant *entry, GError **error)
-{
-  return sm_presence_restore (SM_PRESENCE (model), entry, error);
-}
-
-/* The notification ids on screen: a single entry, so that a restarted
- * daemon takes its notifications over instead of leaving dead buttons. */
-static GVariant *
-store_list_notifications (GObject *model)
-{
-  GVariant *saved = sm_notifier_save (SM_NOTIFIER (model));
-
-  return g_variant_new_array (G_VARIANT_TYPE_VARDICT, &saved, saved != NULL ? 1 : 0);
-}
-
-static GVariant *
-store_get_notifications (GObject *model, const char *id G_GNUC_UNUSED)
-{
-  return sm_notifier_save (SM_NOTIFIER (model));
-}
-
-static gboolean
-store_restore_notifications (GObject *model, GVariant *entry, GError **error)
-{
-  return sm_notifier_restore (SM_NOTIFIER (model), entry, error);
-}
-
 static void
 sm_service_iface_init (SmDBusSessionMonitor1Iface *iface)
 {
@@ -481,97 +319,6 @@ sm_service_iface_init (SmDBusSessionMonitor1Iface *iface)
   iface->handle_update_presence = handle_update_presence;
   iface->handle_stop_presence = handle_stop_presence;
   iface->handle_get_presence = handle_get_presence;
-}
-
-static void
-on_session_expiring (SmSessions *sessions G_GNUC_UNUSED,
-                     const SmSession *session,
-                     guint minutes_remaining,
-                     gint64 threshold_ms G_GNUC_UNUSED,
-                     gboolean notify G_GNUC_UNUSED,
-                     SmUser *user)
-{
-  SmService *self = user->service;
-
-  if (self->users != NULL)
-    emit_to_user (self, user, "SessionExpiring",
-                  g_variant_new ("(sxus)", session->id, session->expires_at, minutes_remaining,
-                                 session->session_type));
-  else
-    sm_dbus_session_monitor1_emit_session_expiring (SM_DBUS_SESSION_MONITOR1 (self), session->id,
-                                                    session->expires_at, minutes_remaining,
-                                                    session->session_type);
-}
-
-static void
-on_session_expired (SmSessions *sessions G_GNUC_UNUSED, const SmSession *session, SmUser *user)
-{
-  SmService *self = user->service;
-
-  if (self->users != NULL)
-    emit_to_user (self, user, "SessionExpired",
-                  g_variant_new ("(ss)", session->id, session->session_type));
-  else
-    sm_dbus_session_monitor1_emit_session_expired (SM_DBUS_SESSION_MONITOR1 (self), session->id,
-                                                   session->session_type);
-}
-
-static void
-on_session_unregistered (SmSessions *sessions G_GNUC_UNUSED,
-                         const SmSession *session,
-                         const char *reason,
-                         SmUser *user)
-{
-  SmService *self = user->service;
-
-  if (self->users != NULL)
-    emit_to_user (self, user, "SessionUnregistered", g_variant_new ("(ss)", session->id, reason));
-  else
-    sm_dbus_session_monitor1_emit_session_unregistered (SM_DBUS_SESSION_MONITOR1 (self),
-                                                        session->id, reason);
-}
-
-static void
-on_request_expired (SmRequests *requests G_GNUC_UNUSED, const SmRequest *request, SmUser *user)
-{
-  SmService *self = user->service;
-
-  if (self->users != NULL)
-    emit_to_user (self, user, "SigningRequestExpired",
-                  g_variant_new ("(ss)", request->id, request->session_id));
-  else
-    sm_dbus_session_monitor1_emit_signing_request_expired (SM_DBUS_SESSION_MONITOR1 (self),
-                                                           request->id, request->session_id);
-}
-
-/* The contract's signals for one user's models. */
-static void
-connect_user (SmService *self, SmUser *user)
-{
-  user->service = self;
-  g_signal_connect (user->sessions, "session-expiring", G_CALLBACK (on_session_expiring), user);
-  g_signal_connect (user->sessions, "session-expired", G_CALLBACK (on_session_expired), user);
-  g_signal_connect (user->sessions, "session-unregistered", G_CALLBACK (on_session_unregistered),
-                    user);
-  g_signal_connect (user->requests, "request-expired", G_CALLBACK (on_request_expired), user);
-  g_signal_connect (user->presence, "refresh-needed", G_CALLBACK (on_presence_refresh_needed),
-                    user);
-  g_signal_connect (user->presence, "refreshed", G_CALLBACK (on_presence_refreshed), user);
-}
-
-static void
-on_user_added (SmUsers *users G_GNUC_UNUSED, SmUser *user, SmService *self)
-{
-  connect_user (self, user);
-}
-
-static void
-on_action_invoked (SmNotifier *notifier G_GNUC_UNUSED,
-                   const char *action,
-                   GVariant *data,
-                   SmService *self)
-{
-  sm_dbus_session_monitor1_emit_action_invoked (SM_DBUS_SESSION_MONITOR1 (self), action, data);
 }
 
 static void
@@ -628,7 +375,7 @@ sm_service_new (SmScheduler *scheduler)
   self->user.sessions = self->sessions;
   self->user.requests = self->requests;
   self->user.presence = self->presence;
-  connect_user (self, &self->user);
+  sm_service_connect_user (self, &self->user);
   return self;
 }
 
@@ -642,56 +389,8 @@ sm_service_separate_users (SmService *self, GDBusConnection *connection)
   g_return_if_fail (self->users == NULL && self->store == NULL);
 
   self->users = sm_users_new (self->scheduler);
-  g_signal_connect (self->users, "user-added", G_CALLBACK (on_user_added), self);
+  sm_service_connect_users (self);
   self->callers = sm_callers_new (connection, on_caller_ready, self);
-}
-
-/* Called once the bus name is owned, so that clients matching on it see the
- * catch-up signals: deadlines that passed while the daemon was down are due
- * at once and fire at the scheduler's next dispatch. @state_dir NULL keeps
- * everything in memory. */
-void
-sm_service_load_state (SmService *self, const char *state_dir)
-{
-  gint64 now = sm_scheduler_now (self->scheduler);
-  g_autoptr (GPtrArray) sessions = NULL;
-  g_autoptr (GPtrArray) requests = NULL;
-  guint n_sessions = 0, n_requests = 0;
-
-  g_return_if_fail (SM_IS_SERVICE (self));
-  g_return_if_fail (self->store == NULL);
-
-  self->store = sm_store_new (state_dir);
-  sm_store_add_section (self->store, "sessions", G_OBJECT (self->sessions), "session-id",
-                        store_list_sessions, store_get_session, store_restore_session);
-  sm_store_add_section (self->store, "requests", G_OBJECT (self->requests), "request-id",
-                        store_list_requests, store_get_request, store_restore_request);
-  sm_store_add_section (self->store, "presence", G_OBJECT (self->presence), NULL,
-                        store_list_presence, store_get_presence, store_restore_presence);
-  /* After the models: it takes over what they restored. */
-  if (self->notifier != NULL)
-    sm_store_add_section (self->store, "notifications", G_OBJECT (self->notifier), NULL,
-                          store_list_notifications, store_get_notifications,
-                          store_restore_notifications);
-  if (self->users != NULL)
-    sm_users_add_store_sections (self->users, self->store);
-  sm_store_load (self->store);
-
-  sessions = sm_sessions_list (self->sessions);
-  for (guint i = 0; i < sessions->len; i++)
-    if (((const SmSession *) sessions->pdata[i])->expires_at <= now)
-      n_sessions++;
-  requests = sm_requests_list (self->requests);
-  for (guint i = 0; i < requests->len; i++)
-    if (((const SmRequest *) requests->pdata[i])->expires_at <= now)
-      n_requests++;
-  if (n_sessions > 0 || n_requests > 0)
-    {
-      g_message ("%u sessions and %u signing requests expired while the monitor was not running",
-                 n_sessions, n_requests);
-      if (self->notifier != NULL)
-        sm_notifier_announce_missed (self->notifier, now);
-    }
 }
 
 SmRequests *
@@ -708,7 +407,7 @@ sm_service_start_notifications (SmService *self)
   if (self->notifier == NULL)
     {
       self->notifier = sm_notifier_new (self->sessions, self->requests);
-      g_signal_connect (self->notifier, "action-invoked", G_CALLBACK (on_action_invoked), self);
+      sm_service_connect_notifier (self);
     }
   return self->notifier;
 }

@@ -1,0 +1,414 @@
+#define G_LOG_DOMAIN "sm-store"
+
+#include "sm-store-private.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+static SmStoreSection *
+find_section (SmStore *self, const char *name)
+{
+  for (guint i = 0; i < self->sections->len; i++)
+    {
+      SmStoreSection *section = self->sections->pdata[i];
+
+      if (strcmp (section->name, name) == 0)
+        return section;
+    }
+  return NULL;
+}
+
+static void
+clear_pending (SmStore *self)
+{
+  for (guint i = 0; i < self->sections->len; i++)
+    g_hash_table_remove_all (((SmStoreSection *) self->sections->pdata[i])->pending);
+}
+
+/* The snapshot's "version": a positive integer this daemon can read. */
+static gboolean
+check_version (JsonObject *root, GError **error)
+{
+  JsonNode *version = json_object_get_member (root, "version");
+
+  if (version == NULL || !JSON_NODE_HOLDS_VALUE (version)
+      || json_node_get_value_type (version) != G_TYPE_INT64 || json_node_get_int (version) < 1)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "\"version\" is missing or not a positive integer");
+      return FALSE;
+    }
+  if (json_node_get_int (version) > SM_STORE_VERSION)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "it is of version %" G_GINT64_FORMAT ", this daemon reads up to %d",
+                   json_node_get_int (version), SM_STORE_VERSION);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A single-entry section: "<entry>". */
+static gboolean
+parse_single_entry (SmStoreSection *section, JsonNode *node, GError **error)
+{
+  const char *text = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_string (node) : NULL;
+  GVariant *entry;
+
+  if (text == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "\"%s\" is not a string",
+                   section->name);
+      return FALSE;
+    }
+  entry = sm_store_entry_from_text (text, error);
+  if (entry == NULL)
+    {
+      g_prefix_error (error, "\"%s\": ", section->name);
+      return FALSE;
+    }
+  g_hash_table_replace (section->pending, g_strdup (""), entry);
+  return TRUE;
+}
+
+/* A section of entries: {"<id>": "<entry>", ...}. */
+static gboolean
+parse_entries (SmStoreSection *section, JsonNode *node, GError **error)
+{
+  g_autoptr (GList) members = NULL;
+
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "\"%s\" is not an object",
+                   section->name);
+      return FALSE;
+    }
+  members = json_object_get_members (json_node_get_object (node));
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      JsonNode *member = json_object_get_member (json_node_get_object (node), l->data);
+      const char *text = JSON_NODE_HOLDS_VALUE (member) ? json_node_get_string (member) : NULL;
+      GVariant *entry;
+
+      if (text == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       "\"%s\" entry \"%s\" is not a string", section->name,
+                       (const char *) l->data);
+          return FALSE;
+        }
+      entry = sm_store_entry_from_text (text, error);
+      if (entry == NULL)
+        {
+          g_prefix_error (error, "\"%s\" entry \"%s\": ", section->name, (const char *) l->data);
+          return FALSE;
+        }
+      g_hash_table_replace (section->pending, g_strdup (l->data), entry);
+    }
+  return TRUE;
+}
+
+/* Snapshot: {"version": 1, "<section>": {"<id>": "<entry>", ...} or
+ * "<entry>" for a single-entry section}. Unknown members are ignored. */
+static gboolean
+parse_snapshot (SmStore *self, const char *data, gsize length, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  JsonObject *root;
+
+  if (length == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the file is empty");
+      return FALSE;
+    }
+  if (!sm_store_check_nesting (data, length, SM_JSON_MAX_DEPTH, error)
+      || !json_parser_load_from_data (parser, data, (gssize) length, error))
+    return FALSE;
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the top level is not an object");
+      return FALSE;
+    }
+  root = json_node_get_object (json_parser_get_root (parser));
+  if (!check_version (root, error))
+    return FALSE;
+
+  for (guint i = 0; i < self->sections->len; i++)
+    {
+      SmStoreSection *section = self->sections->pdata[i];
+      JsonNode *node = json_object_get_member (root, section->name);
+
+      if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+        continue;
+      if (section->id_key == NULL ? !parse_single_entry (section, node, error)
+                                  : !parse_entries (section, node, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* One journal line: {"section": s, "id": s, "entry": s or null (gone)}. */
+static gboolean
+replay_line (SmStore *self, JsonParser *parser, const char *line, GError **error)
+{
+  JsonObject *object;
+  JsonNode *section_node, *id_node, *entry_node;
+  SmStoreSection *section;
+  const char *id;
+
+  if (!sm_store_check_nesting (line, strlen (line), SM_JSON_MAX_DEPTH, error)
+      || !json_parser_load_from_data (parser, line, -1, error))
+    return FALSE;
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not an object");
+      return FALSE;
+    }
+  object = json_node_get_object (json_parser_get_root (parser));
+  section_node = json_object_get_member (object, "section");
+  id_node = json_object_get_member (object, "id");
+  entry_node = json_object_get_member (object, "entry");
+  if (section_node == NULL || json_node_get_value_type (section_node) != G_TYPE_STRING
+      || id_node == NULL || json_node_get_value_type (id_node) != G_TYPE_STRING
+      || entry_node == NULL
+      || (!JSON_NODE_HOLDS_NULL (entry_node)
+          && json_node_get_value_type (entry_node) != G_TYPE_STRING))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "\"section\" (string), \"id\" (string) and \"entry\" (string or null) "
+                   "are required");
+      return FALSE;
+    }
+
+  /* A section this daemon does not know came from a newer one: skip it. */
+  section = find_section (self, json_node_get_string (section_node));
+  if (section == NULL)
+    return TRUE;
+  id = section->id_key != NULL ? json_node_get_string (id_node) : "";
+  if (JSON_NODE_HOLDS_NULL (entry_node))
+    g_hash_table_remove (section->pending, id);
+  else
+    {
+      GVariant *entry = sm_store_entry_from_text (json_node_get_string (entry_node), error);
+
+      if (entry == NULL)
+        return FALSE;
+      g_hash_table_replace (section->pending, g_strdup (id), entry);
+    }
+  return TRUE;
+}
+
+static char *
+move_aside (const char *path)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
+  char *aside = g_strdup_printf ("%s.corrupt-%s", path, stamp);
+
+  if (g_rename (path, aside) < 0)
+    {
+      g_warning ("Cannot move %s aside to %s: %s", path, aside, g_strerror (errno));
+      g_clear_pointer (&aside, g_free);
+    }
+  return aside;
+}
+
+/* Replays one journal file over the pending entries; returns its changes. */
+static guint
+replay_journal (SmStore *self, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autofree char *data = NULL;
+  gsize length;
+  guint n_lines = 0;
+  char *line, *end;
+
+  if (!g_file_get_contents (path, &data, &length, &error))
+    {
+      if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_warning ("Cannot read %s: %s", path, error->message);
+      return 0;
+    }
+  if (memchr (data, '\0', length) != NULL)
+    {
+      g_autofree char *aside = move_aside (path);
+
+      g_warning ("%s holds NUL bytes; moved it aside to %s", path,
+                 aside != NULL ? aside : "(nowhere)");
+      return 0;
+    }
+
+  for (line = data; line < data + length; line = end + 1)
+    {
+      guint number = n_lines + 1;
+
+      end = memchr (line, '\n', (gsize) (data + length - line));
+      if (end == NULL)
+        end = data + length;
+      *end = '\0';
+      if (line[0] == '\0')
+        continue;
+      if (replay_line (self, parser, line, &error))
+        {
+          n_lines++;
+          continue;
+        }
+      /* A torn last line is a write that kill -9 cut short: its call was
+       * never answered, so nothing acknowledged is lost by dropping it. */
+      if (end == data + length)
+        g_message ("%s: dropping an unfinished last change (%s)", path, error->message);
+      else
+        {
+          g_autofree char *aside = move_aside (path);
+
+          g_warning ("%s line %u is unusable (%s); later changes are lost, moved the file "
+                     "aside to %s",
+                     path, number, error->message, aside != NULL ? aside : "(nowhere)");
+        }
+      break;
+    }
+  return n_lines;
+}
+
+/* Hands every pending entry to its model; an entry the model refuses is
+ * dropped (the next snapshot forgets it) and said so. */
+static void
+restore_pending (SmStore *self)
+{
+  self->loading = TRUE;
+  for (guint i = 0; i < self->sections->len; i++)
+    {
+      SmStoreSection *section = self->sections->pdata[i];
+      GHashTableIter iter;
+      gpointer id, entry;
+
+      g_hash_table_iter_init (&iter, section->pending);
+      while (g_hash_table_iter_next (&iter, &id, &entry))
+        {
+          g_autoptr (GError) error = NULL;
+          const char *model_id = "";
+
+          if (!section->restore (section->model, entry, &error))
+            {
+              g_warning ("Dropping %s entry \"%s\" from the saved state: %s", section->name,
+                         (const char *) id, error->message);
+              continue;
+            }
+          /* The model knows it by the id inside, whatever the file's key. */
+          if (section->id_key != NULL)
+            g_variant_lookup (entry, section->id_key, "&s", &model_id);
+          g_hash_table_add (section->ids, g_ref_string_new (model_id));
+        }
+      g_hash_table_remove_all (section->pending);
+    }
+  self->loading = FALSE;
+}
+
+/* Restores from snapshot text alone (unit tests, the fuzzer): all or
+ * nothing, as a daemon start is. */
+gboolean
+sm_store_load_data (SmStore *self, const char *data, gsize length, GError **error)
+{
+  g_return_val_if_fail (SM_IS_STORE (self), FALSE);
+
+  if (!parse_snapshot (self, data, length, error))
+    {
+      clear_pending (self);
+      return FALSE;
+    }
+  restore_pending (self);
+  return TRUE;
+}
+
+/* An unusable snapshot is moved aside, and the journals with it: they only
+ * make sense on top of their snapshot. */
+static void
+set_aside_state (SmStore *self, const GError *error)
+{
+  g_autofree char *aside = move_aside (self->path);
+
+  g_warning ("The state file %s is unusable (%s); moved it aside to %s, starting empty", self->path,
+             error->message, aside != NULL ? aside : "(nowhere)");
+  clear_pending (self);
+  for (const char *const *p =
+           (const char *const[]){ self->old_journal_path, self->journal_path, NULL };
+       *p != NULL; p++)
+    if (g_file_test (*p, G_FILE_TEST_EXISTS))
+      {
+        g_autofree char *journal_aside = move_aside (*p);
+
+        g_message ("Moved the journal %s aside to %s", *p,
+                   journal_aside != NULL ? journal_aside : "(nowhere)");
+      }
+}
+
+/* The snapshot, then the journal a compaction was folding into it when
+ * the daemon stopped (if any), then the current one, into the pending
+ * entries. Replaying changes the snapshot already holds changes nothing:
+ * each line is an entry's whole state. Returns the snapshot's size. */
+static gsize
+read_state (SmStore *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *data = NULL;
+  gsize length = 0;
+
+  if (!g_file_get_contents (self->path, &data, &length, &error))
+    {
+      if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_warning ("Cannot read %s: %s; starting empty", self->path, error->message);
+      replay_journal (self, self->old_journal_path);
+      replay_journal (self, self->journal_path);
+    }
+  else if (!parse_snapshot (self, data, length, &error))
+    set_aside_state (self, error);
+  else
+    {
+      replay_journal (self, self->old_journal_path);
+      replay_journal (self, self->journal_path);
+    }
+  return length;
+}
+
+/* Reads the snapshot and the journals, restores every section and starts
+ * folding the journals into a fresh snapshot. Never fails: a file it cannot
+ * use is moved aside and reported, a directory it cannot write is reported,
+ * and the daemon goes on from memory. */
+void
+sm_store_load (SmStore *self)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 start = g_get_monotonic_time (), parsed;
+
+  g_return_if_fail (SM_IS_STORE (self));
+
+  if (self->dir == NULL)
+    return;
+
+  if (g_mkdir_with_parents (self->dir, S_IRWXU) < 0)
+    {
+      g_warning ("Cannot create the state directory %s: %s; the state is kept in memory only "
+                 "and will not survive a restart",
+                 self->dir, g_strerror (errno));
+      return;
+    }
+
+  self->snapshot_size = read_state (self);
+
+  parsed = g_get_monotonic_time ();
+  restore_pending (self);
+  g_debug ("Read the state in %" G_GINT64_FORMAT " ms, restored it in %" G_GINT64_FORMAT " ms",
+           (parsed - start) / 1000, (g_get_monotonic_time () - parsed) / 1000);
+
+  if (!sm_store_open_journal (self, &error))
+    {
+      g_warning ("Cannot write the state to %s: %s; the state is kept in memory only and "
+                 "will not survive a restart",
+                 self->dir, error->message);
+      return;
+    }
+  sm_store_compact_start (self);
+}
