@@ -34,7 +34,10 @@ static void
 sm_daemon_free (SmDaemon *daemon)
 {
   g_clear_handle_id (&daemon->name_id, g_bus_unown_name);
-  if (daemon->service != NULL)
+  /* A failed reconnection leaves the service exported nowhere. */
+  if (daemon->service != NULL
+      && g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (daemon->service))
+             != NULL)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->service));
   g_clear_object (&daemon->service);
   g_clear_object (&daemon->scheduler);

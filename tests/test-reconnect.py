@@ -5,6 +5,11 @@ variant). The daemon must reconnect at once and go on serving everything it
 had: same process, same sessions, presence owner still watched, signals
 still delivered."""
 
+import os
+import subprocess
+import tempfile
+import time
+
 import smtest
 from gi.repository import Gio, GLib
 
@@ -68,6 +73,42 @@ class ReconnectTest(smtest.DaemonTestCase):
         self.assertGreaterEqual(expired.received_ms, due - 5)
         warned = self.wait_for_signal('SessionExpiring', match=lambda a: a[0] == 'after')
         self.assertLess(warned.received_ms, expired.received_ms)
+
+
+    def test_exits_when_the_bus_is_gone(self):
+        """When the bus itself goes away reconnecting fails: the daemon exits
+        with status 1, cleanly (no critical, which the tests make fatal)."""
+        bus = subprocess.Popen(['dbus-daemon', '--session', '--nofork', '--print-address=1'],
+                               stdout=subprocess.PIPE, text=True)
+        self.addCleanup(bus.wait)
+        self.addCleanup(bus.terminate)
+        address = bus.stdout.readline().strip()
+        env = dict(self.daemon_env(), DBUS_SESSION_BUS_ADDRESS=address,
+                   G_DEBUG='fatal-criticals')
+        with tempfile.TemporaryFile(mode='w+') as log:
+            daemon = subprocess.Popen(smtest.DAEMON_WRAPPER + [smtest.DAEMON, '--verbose'],
+                                      env=env, stdout=log, stderr=subprocess.STDOUT)
+            conn = Gio.DBusConnection.new_for_address_sync(
+                address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+                | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+            end = time.monotonic() + 10 * smtest.SLOWDOWN
+            while True:
+                try:
+                    conn.call_sync(smtest.BUS_NAME, smtest.OBJECT_PATH, smtest.IFACE,
+                                   'GetSessions', None, None,
+                                   Gio.DBusCallFlags.NO_AUTO_START, 1000, None)
+                    break
+                except GLib.Error:
+                    self.assertLess(time.monotonic(), end, 'daemon never answered')
+                    time.sleep(0.05)
+            bus.terminate()
+            bus.wait()
+            rc = daemon.wait(timeout=30 * smtest.SLOWDOWN)
+            log.seek(0)
+            output = log.read()
+        self.assertEqual(rc, 1, output)
+        self.assertIn('Cannot reconnect to the bus', output)
+        self.assertNotIn('CRITICAL', output)
 
 
 if __name__ == '__main__':
