@@ -111,6 +111,42 @@ sm_store_entry_to_text (GVariant *entry)
   return g_string_free (out, FALSE);
 }
 
+/* GLib's text parser hands its strings straight to g_variant_new_string(),
+ * which fails with a critical (not an error) on invalid UTF-8: the text
+ * (json-glib lets some through from bad escapes) and what a \\u or \\U
+ * escape names (a surrogate, a code point past U+10FFFF) are checked first. */
+static gboolean
+check_text (const char *text, GError **error)
+{
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the entry is not valid UTF-8");
+      return FALSE;
+    }
+  for (const char *p = strchr (text, '\\'); p != NULL; p = strchr (p, '\\'))
+    {
+      guint digits = p[1] == 'u' ? 4 : p[1] == 'U' ? 8 : 0;
+      gunichar c = 0;
+      guint i;
+
+      if (digits == 0)
+        {
+          p += p[1] != '\0' ? 2 : 1;
+          continue;
+        }
+      for (i = 0; i < digits && g_ascii_isxdigit (p[2 + i]); i++)
+        c = c * 16 + (gunichar) g_ascii_xdigit_value (p[2 + i]);
+      if (i == digits && (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       "the entry escapes an invalid character U+%X", c);
+          return FALSE;
+        }
+      p += 2 + i;
+    }
+  return TRUE;
+}
+
 GVariant *
 sm_store_entry_from_text (const char *text, GError **error)
 {
@@ -124,7 +160,8 @@ sm_store_entry_from_text (const char *text, GError **error)
       /* Untrusted bytes: the normal form is safe to walk whatever they hold. */
       return g_variant_get_normal_form (value);
     }
-  if (!sm_store_check_nesting (text, strlen (text), SM_VARIANT_MAX_DEPTH, error))
+  if (!sm_store_check_nesting (text, strlen (text), SM_VARIANT_MAX_DEPTH, error)
+      || !check_text (text, error))
     return NULL;
   return g_variant_parse (G_VARIANT_TYPE_VARDICT, text, NULL, NULL, error);
 }

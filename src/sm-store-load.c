@@ -126,7 +126,9 @@ parse_snapshot (SmStore *self, const char *data, gsize length, GError **error)
   if (!sm_store_check_nesting (data, length, SM_JSON_MAX_DEPTH, error)
       || !json_parser_load_from_data (parser, data, (gssize) length, error))
     return FALSE;
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  /* Blank text parses fine, to no root at all. */
+  if (json_parser_get_root (parser) == NULL
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the top level is not an object");
       return FALSE;
@@ -161,7 +163,9 @@ replay_line (SmStore *self, JsonParser *parser, const char *line, GError **error
   if (!sm_store_check_nesting (line, strlen (line), SM_JSON_MAX_DEPTH, error)
       || !json_parser_load_from_data (parser, line, -1, error))
     return FALSE;
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  /* Blank text parses fine, to no root at all. */
+  if (json_parser_get_root (parser) == NULL
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not an object");
       return FALSE;

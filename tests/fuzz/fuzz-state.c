@@ -13,25 +13,31 @@
 #include "sm-store.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #define FUZZ_NOW_MS ((gint64) 1700000000000)
 
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
+/* Criticals and errors are bugs (fatal here): they must be seen. */
 static GLogWriterOutput
-drop_log (GLogLevelFlags level G_GNUC_UNUSED,
-          const GLogField *fields G_GNUC_UNUSED,
-          gsize n_fields G_GNUC_UNUSED,
-          gpointer user_data G_GNUC_UNUSED)
+drop_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
+  if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR))
+    {
+      g_log_writer_standard_streams (level, fields, n_fields, user_data);
+      /* SIGABRT, unlike GLib's SIGTRAP, makes libFuzzer save the input. */
+      abort ();
+    }
   return G_LOG_WRITER_HANDLED;
 }
 
 int
 LLVMFuzzerInitialize (int *argc G_GNUC_UNUSED, char ***argv G_GNUC_UNUSED)
 {
-  /* Dropped entries are logged as warnings: expected here, and slow. */
+  /* Dropped entries are logged as warnings: expected here, and slow to
+   * print; only criticals and errors are. */
   g_log_set_writer_func (drop_log, NULL, NULL);
   return 0;
 }
