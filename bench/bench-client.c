@@ -377,7 +377,7 @@ main (int argc, char **argv)
     { "delay-ms", 0, 0, G_OPTION_ARG_INT, &delay_ms, "First deadline after", "MS" },
     { "threshold-ms", 0, 0, G_OPTION_ARG_INT, &threshold_ms, "One warning before expiry", "MS" },
     { "plain", 0, 0, G_OPTION_ARG_NONE, &plain, "No options at all", NULL },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
 
   context = g_option_context_new ("register|lateness|startup [-- ARGV]");

@@ -233,7 +233,7 @@ main (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "name", 0, 0, G_OPTION_ARG_STRING, &name, "Bus name to own", "NAME" },
     { "timers", 0, 0, G_OPTION_ARG_NONE, &timers, "Fire the registered deadlines", NULL },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
 
   context = g_option_context_new (NULL);

@@ -197,7 +197,7 @@ main (int argc, char **argv)
       N_ ("Keep the state in DIR (default: $XDG_STATE_HOME/session-monitor)"), N_ ("DIR") },
     /* For benchmarks only: measures what persistence costs. */
     { "no-persist", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &no_persist, NULL, NULL },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
 
   setlocale (LC_ALL, "");

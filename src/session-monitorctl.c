@@ -25,7 +25,7 @@ sm_ctl_parse_args (SmCtl *ctl,
     { "json", 'j', 0, G_OPTION_ARG_NONE, &ctl->json, N_ ("Print JSON"), NULL },
     { "system", 0, 0, G_OPTION_ARG_NONE, &ctl->system_bus,
       N_ ("Talk to the daemon on the system bus"), NULL },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GOptionContext) context = g_option_context_new (parameters);
   g_autoptr (GError) error = NULL;
@@ -201,7 +201,7 @@ cmd_register (SmCtl *ctl, int argc, char **argv)
     { "app-id", 0, 0, G_OPTION_ARG_STRING, &app_id, N_ ("Desktop id of the wallet app"),
       N_ ("ID") },
     { "url", 0, 0, G_OPTION_ARG_STRING, &url, N_ ("Route handed back on a click"), N_ ("URL") },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GError) error = NULL;
   GVariantBuilder options;
@@ -258,7 +258,7 @@ cmd_unregister (SmCtl *ctl, int argc, char **argv)
   const GOptionEntry entries[] = {
     { "reason", 'r', 0, G_OPTION_ARG_STRING, &reason,
       N_ ("Why (completed, aborted, cancelled...; default: unregistered)"), N_ ("REASON") },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GError) error = NULL;
   int code;
@@ -303,7 +303,7 @@ cmd_request (SmCtl *ctl, int argc, char **argv)
     { "app-id", 0, 0, G_OPTION_ARG_STRING, &app_id, N_ ("Desktop id of the wallet app"),
       N_ ("ID") },
     { "url", 0, 0, G_OPTION_ARG_STRING, &url, N_ ("Route handed back on a click"), N_ ("URL") },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GError) error = NULL;
   GVariantBuilder options;
@@ -357,7 +357,7 @@ cmd_unregister_request (SmCtl *ctl, int argc, char **argv)
   const GOptionEntry entries[] = {
     { "reason", 'r', 0, G_OPTION_ARG_STRING, &reason,
       N_ ("accepted, rejected, expired or cancelled"), N_ ("REASON") },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GError) error = NULL;
   int code;

@@ -132,14 +132,28 @@ on_name_vanished (GDBusConnection *connection G_GNUC_UNUSED,
   follow->vanished = TRUE;
 }
 
+/* A call made for its side effect alone; its reply (or error) is dropped. */
+static void
+call_for_effect (SmCtl *ctl,
+                 const char *dest,
+                 const char *path,
+                 const char *iface,
+                 const char *method,
+                 GDBusCallFlags flags)
+{
+  GVariant *reply = g_dbus_connection_call_sync (ctl->connection, dest, path, iface, method, NULL,
+                                                 NULL, flags, -1, NULL, NULL);
+
+  g_clear_pointer (&reply, g_variant_unref);
+}
+
 /* Blocks until the bus has processed our match rules, so no signal sent
  * after the "watching" line is printed can be missed. */
 static void
 sync_with_bus (SmCtl *ctl)
 {
-  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
-      ctl->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-      "GetId", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  call_for_effect (ctl, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                   "GetId", G_DBUS_CALL_FLAGS_NONE);
 }
 
 /* watch -------------------------------------------------------------------- */
@@ -183,11 +197,8 @@ sm_ctl_cmd_watch (SmCtl *ctl, int argc, char **argv)
   /* On the system bus the daemon sends a user's signals only to that
    * user's connections that have called it: make ours one of them. */
   if (ctl->system_bus)
-    {
-      g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
-          ctl->connection, SM_CTL_BUS_NAME, SM_CTL_OBJECT_PATH, SM_CTL_INTERFACE, "GetSessions",
-          NULL, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL);
-    }
+    call_for_effect (ctl, SM_CTL_BUS_NAME, SM_CTL_OBJECT_PATH, SM_CTL_INTERFACE, "GetSessions",
+                     G_DBUS_CALL_FLAGS_NO_AUTO_START);
   g_printerr (_ ("Watching %s on the %s bus (Ctrl+C to stop)\n"), SM_CTL_BUS_NAME,
               ctl->system_bus ? "system" : "session");
 
@@ -315,7 +326,7 @@ sm_ctl_cmd_presence (SmCtl *ctl, int argc, char **argv)
       N_ ("Run CMD (with /bin/sh) on each refresh; it gets SM_WALLET_ADDRESS and "
           "SM_LAST_REFRESH"),
       N_ ("CMD") },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   SmCtlFollow follow = { .ctl = ctl };
   g_autoptr (GError) error = NULL;

@@ -10,7 +10,7 @@ SM_DEB_PACKAGES=(
   # integration tests: private bus, python harness, mock notification server
   dbus dbus-daemon python3 python3-gi python3-dbusmock
   # valgrind setup, sanitizers and fuzzing, lint checks
-  valgrind clang clang-format libxml2-utils desktop-file-utils
+  valgrind clang libclang-rt-14-dev clang-format libxml2-utils desktop-file-utils
   # unit checks (systemd-analyze), a real notification server for end-to-end
   systemd dunst xvfb xauth
 )
