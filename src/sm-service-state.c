@@ -92,6 +92,21 @@ store_restore_notifications (GObject *model, GVariant *entry, GError **error)
   return sm_notifier_restore (SM_NOTIFIER (model), entry, error);
 }
 
+/* What restoring brought back already expired: it fires at once. */
+static void
+count_expired (SmUser *user, gint64 now, guint *n_sessions, guint *n_requests)
+{
+  g_autoptr (GPtrArray) sessions = sm_sessions_list (user->sessions);
+  g_autoptr (GPtrArray) requests = sm_requests_list (user->requests);
+
+  for (guint i = 0; i < sessions->len; i++)
+    if (((const SmSession *) sessions->pdata[i])->expires_at <= now)
+      (*n_sessions)++;
+  for (guint i = 0; i < requests->len; i++)
+    if (((const SmRequest *) requests->pdata[i])->expires_at <= now)
+      (*n_requests)++;
+}
+
 /* Called once the bus name is owned, so that clients matching on it see the
  * catch-up signals: deadlines that passed while the daemon was down are due
  * at once and fire at the scheduler's next dispatch. @state_dir NULL keeps
@@ -100,8 +115,6 @@ void
 sm_service_load_state (SmService *self, const char *state_dir)
 {
   gint64 now = sm_scheduler_now (self->scheduler);
-  g_autoptr (GPtrArray) sessions = NULL;
-  g_autoptr (GPtrArray) requests = NULL;
   guint n_sessions = 0, n_requests = 0;
 
   g_return_if_fail (SM_IS_SERVICE (self));
@@ -123,14 +136,14 @@ sm_service_load_state (SmService *self, const char *state_dir)
     sm_users_add_store_sections (self->users, self->store);
   sm_store_load (self->store);
 
-  sessions = sm_sessions_list (self->sessions);
-  for (guint i = 0; i < sessions->len; i++)
-    if (((const SmSession *) sessions->pdata[i])->expires_at <= now)
-      n_sessions++;
-  requests = sm_requests_list (self->requests);
-  for (guint i = 0; i < requests->len; i++)
-    if (((const SmRequest *) requests->pdata[i])->expires_at <= now)
-      n_requests++;
+  count_expired (&self->user, now, &n_sessions, &n_requests);
+  if (self->users != NULL)
+    {
+      g_autoptr (GPtrArray) users = sm_users_list (self->users);
+
+      for (guint i = 0; i < users->len; i++)
+        count_expired (users->pdata[i], now, &n_sessions, &n_requests);
+    }
   if (n_sessions > 0 || n_requests > 0)
     {
       g_message ("%u sessions and %u signing requests expired while the monitor was not running",

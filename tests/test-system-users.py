@@ -383,8 +383,16 @@ class SystemUsersTest(unittest.TestCase):
         self.alice.call('RegisterSigningRequest', 'sssxa{sv}', 'req-d', 'durable', 'peer',
                         expires, {})
         self.bob.call('RegisterSession', 'sxa{sv}', 'bobs', expires, {})
+        short = smtest.now_ms() + 500
+        self.bob.call('RegisterSession', 'sxa{sv}', 'bobs-short', short,
+                      {'warn-thresholds': GLib.Variant('ax', [100])})
         self.stop_daemon(signal.SIGKILL)
+        time.sleep(max(0, short - smtest.now_ms()) / 1000 + 0.2)
         self.start_daemon()
+        # What expired while it was down is counted for every user.
+        self.wait_for(lambda: 'expired while the monitor was not running' in self.read_log(), 5,
+                      'no catch-up count logged')
+        self.assertIn('1 sessions and 0 signing requests expired', self.read_log())
 
         self.assertEqual(set(session_ids(self.alice)), {'durable'})
         self.assertEqual(session_ids(self.alice)['durable']['metadata'], {'n': 7})
