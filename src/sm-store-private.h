@@ -20,7 +20,6 @@ typedef struct
   char *name;
   GObject *model; /* (owned) */
   char *id_key;   /* (nullable): NULL for a single-entry section */
-  SmStoreListFunc list;
   SmStoreGetFunc get;
   SmStoreRestoreFunc restore;
   gulong changed_id;

@@ -86,7 +86,6 @@ sm_store_add_section (SmStore *self,
                       const char *name,
                       GObject *model,
                       const char *id_key,
-                      SmStoreListFunc list,
                       SmStoreGetFunc get,
                       SmStoreRestoreFunc restore)
 {
@@ -100,7 +99,6 @@ sm_store_add_section (SmStore *self,
   section->name = g_strdup (name);
   section->model = g_object_ref (model);
   section->id_key = g_strdup (id_key);
-  section->list = list;
   section->get = get;
   section->restore = restore;
   section->pending =

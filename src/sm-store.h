@@ -14,12 +14,11 @@ G_BEGIN_DECLS
  *
  * The store knows no model: each one is a named section of entries (a{sv},
  * kept with their exact GVariant types as serialized bytes in base64)
- * reached through three callbacks, and its "changed" (id) signal says what
+ * reached through two callbacks (get one, restore one), and its "changed" (id) signal says what
  * to write. A section without an id key holds at most one entry. */
 
 #define SM_STORE_VERSION 1
 
-typedef GVariant *(*SmStoreListFunc) (GObject *model);
 typedef GVariant *(*SmStoreGetFunc) (GObject *model, const char *id);
 typedef gboolean (*SmStoreRestoreFunc) (GObject *model, GVariant *entry, GError **error);
 
@@ -32,7 +31,6 @@ void sm_store_add_section (SmStore *self,
                            const char *name,
                            GObject *model,
                            const char *id_key,
-                           SmStoreListFunc list,
                            SmStoreGetFunc get,
                            SmStoreRestoreFunc restore);
 

@@ -253,61 +253,6 @@ with_owner (GVariant *entry, guint32 uid, const char *id)
   return g_variant_builder_end (&builder);
 }
 
-static void
-add_user_entries (GVariantBuilder *builder, SmUser *user, SmUsersKind kind)
-{
-  switch (kind)
-    {
-    case SM_USERS_SESSIONS:
-      {
-        g_autoptr (GPtrArray) list = sm_sessions_list (user->sessions);
-
-        for (guint i = 0; i < list->len; i++)
-          {
-            const SmSession *session = list->pdata[i];
-
-            g_variant_builder_add_value (
-                builder, with_owner (sm_session_to_variant (session), user->uid, session->id));
-          }
-      }
-      break;
-    case SM_USERS_REQUESTS:
-      {
-        g_autoptr (GPtrArray) list = sm_requests_list (user->requests);
-
-        for (guint i = 0; i < list->len; i++)
-          {
-            const SmRequest *request = list->pdata[i];
-
-            g_variant_builder_add_value (
-                builder, with_owner (sm_request_to_variant (request), user->uid, request->id));
-          }
-      }
-      break;
-    case SM_USERS_PRESENCE:
-      if (sm_presence_is_configured (user->presence))
-        g_variant_builder_add_value (
-            builder, with_owner (sm_presence_to_variant (user->presence), user->uid, NULL));
-      break;
-    case SM_USERS_N_KINDS:
-    default:
-      g_assert_not_reached ();
-    }
-}
-
-static GVariant *
-store_list (GObject *model)
-{
-  SmUsersSection *section = SM_USERS_SECTION (model);
-  g_autoptr (GPtrArray) users = sm_users_list (section->users);
-  GVariantBuilder builder;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
-  for (guint i = 0; i < users->len; i++)
-    add_user_entries (&builder, users->pdata[i], section->kind);
-  return g_variant_builder_end (&builder);
-}
-
 static GVariant *
 store_get (GObject *model, const char *store_id)
 {
@@ -385,6 +330,6 @@ sm_users_add_store_sections (SmUsers *self, SmStore *store)
   g_return_if_fail (SM_IS_USERS (self));
 
   for (guint i = 0; i < SM_USERS_N_KINDS; i++)
-    sm_store_add_section (store, names[i], G_OBJECT (self->sections[i]), "store-id", store_list,
-                          store_get, store_restore);
+    sm_store_add_section (store, names[i], G_OBJECT (self->sections[i]), "store-id", store_get,
+                          store_restore);
 }

@@ -6,7 +6,7 @@
 #include "sm-requests.h"
 #include "sm-scheduler.h"
 #include "sm-sessions.h"
-#include "sm-store.h"
+#include "sm-store-models.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -141,71 +141,6 @@ typedef struct
   SmStore *store;
 } Models;
 
-static GVariant *
-list_sessions (GObject *model)
-{
-  return sm_sessions_to_variant (SM_SESSIONS (model));
-}
-
-static GVariant *
-get_session (GObject *model, const char *id)
-{
-  const SmSession *session = sm_sessions_lookup (SM_SESSIONS (model), id);
-
-  return session != NULL ? sm_session_to_variant (session) : NULL;
-}
-
-static gboolean
-restore_session (GObject *model, GVariant *entry, GError **error)
-{
-  return sm_sessions_restore (SM_SESSIONS (model), entry, error);
-}
-
-static GVariant *
-list_requests (GObject *model)
-{
-  return sm_requests_to_variant (SM_REQUESTS (model));
-}
-
-static GVariant *
-get_request (GObject *model, const char *id)
-{
-  const SmRequest *request = sm_requests_lookup (SM_REQUESTS (model), id);
-
-  return request != NULL ? sm_request_to_variant (request) : NULL;
-}
-
-static gboolean
-restore_request (GObject *model, GVariant *entry, GError **error)
-{
-  return sm_requests_restore (SM_REQUESTS (model), entry, error);
-}
-
-static GVariant *
-list_presence (GObject *model)
-{
-  GVariantBuilder builder;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
-  if (sm_presence_is_configured (SM_PRESENCE (model)))
-    g_variant_builder_add_value (&builder, sm_presence_to_variant (SM_PRESENCE (model)));
-  return g_variant_builder_end (&builder);
-}
-
-static GVariant *
-get_presence (GObject *model, const char *id G_GNUC_UNUSED)
-{
-  return sm_presence_is_configured (SM_PRESENCE (model))
-             ? sm_presence_to_variant (SM_PRESENCE (model))
-             : NULL;
-}
-
-static gboolean
-restore_presence (GObject *model, GVariant *entry, GError **error)
-{
-  return sm_presence_restore (SM_PRESENCE (model), entry, error);
-}
-
 static void
 models_init (Models *m, const char *dir, gint64 now)
 {
@@ -214,12 +149,9 @@ models_init (Models *m, const char *dir, gint64 now)
   m->requests = sm_requests_new (m->scheduler);
   m->presence = sm_presence_new (m->scheduler);
   m->store = sm_store_new (dir);
-  sm_store_add_section (m->store, "sessions", G_OBJECT (m->sessions), "session-id", list_sessions,
-                        get_session, restore_session);
-  sm_store_add_section (m->store, "requests", G_OBJECT (m->requests), "request-id", list_requests,
-                        get_request, restore_request);
-  sm_store_add_section (m->store, "presence", G_OBJECT (m->presence), NULL, list_presence,
-                        get_presence, restore_presence);
+  sm_store_add_sessions (m->store, "sessions", m->sessions);
+  sm_store_add_requests (m->store, "requests", m->requests);
+  sm_store_add_presence (m->store, "presence", m->presence);
 }
 
 static void

@@ -10,7 +10,7 @@
 #include "sm-requests.h"
 #include "sm-scheduler.h"
 #include "sm-sessions.h"
-#include "sm-store.h"
+#include "sm-store-models.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,71 +42,6 @@ LLVMFuzzerInitialize (int *argc G_GNUC_UNUSED, char ***argv G_GNUC_UNUSED)
   return 0;
 }
 
-static GVariant *
-list_sessions (GObject *model)
-{
-  return sm_sessions_to_variant (SM_SESSIONS (model));
-}
-
-static GVariant *
-get_session (GObject *model, const char *id)
-{
-  const SmSession *session = sm_sessions_lookup (SM_SESSIONS (model), id);
-
-  return session != NULL ? sm_session_to_variant (session) : NULL;
-}
-
-static gboolean
-restore_session (GObject *model, GVariant *entry, GError **error)
-{
-  return sm_sessions_restore (SM_SESSIONS (model), entry, error);
-}
-
-static GVariant *
-list_requests (GObject *model)
-{
-  return sm_requests_to_variant (SM_REQUESTS (model));
-}
-
-static GVariant *
-get_request (GObject *model, const char *id)
-{
-  const SmRequest *request = sm_requests_lookup (SM_REQUESTS (model), id);
-
-  return request != NULL ? sm_request_to_variant (request) : NULL;
-}
-
-static gboolean
-restore_request (GObject *model, GVariant *entry, GError **error)
-{
-  return sm_requests_restore (SM_REQUESTS (model), entry, error);
-}
-
-static GVariant *
-list_presence (GObject *model)
-{
-  GVariantBuilder builder;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
-  if (sm_presence_is_configured (SM_PRESENCE (model)))
-    g_variant_builder_add_value (&builder, sm_presence_to_variant (SM_PRESENCE (model)));
-  return g_variant_builder_end (&builder);
-}
-
-static GVariant *
-get_presence (GObject *model, const char *id G_GNUC_UNUSED)
-{
-  return sm_presence_is_configured (SM_PRESENCE (model))
-             ? sm_presence_to_variant (SM_PRESENCE (model))
-             : NULL;
-}
-
-static gboolean
-restore_presence (GObject *model, GVariant *entry, GError **error)
-{
-  return sm_presence_restore (SM_PRESENCE (model), entry, error);
-}
-
 static void
 check_round_trip (GVariant *list)
 {
@@ -133,12 +68,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autoptr (GVariant) list = NULL;
   g_autoptr (GError) error = NULL;
 
-  sm_store_add_section (store, "sessions", G_OBJECT (sessions), "session-id", list_sessions,
-                        get_session, restore_session);
-  sm_store_add_section (store, "requests", G_OBJECT (requests), "request-id", list_requests,
-                        get_request, restore_request);
-  sm_store_add_section (store, "presence", G_OBJECT (presence), NULL, list_presence, get_presence,
-                        restore_presence);
+  sm_store_add_sessions (store, "sessions", sessions);
+  sm_store_add_requests (store, "requests", requests);
+  sm_store_add_presence (store, "presence", presence);
 
   if (!sm_store_load_data (store, (const char *) data, size, &error))
     {
@@ -153,8 +85,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   list = g_variant_ref_sink (sm_requests_to_variant (requests));
   check_round_trip (list);
   g_clear_pointer (&list, g_variant_unref);
-  list = g_variant_ref_sink (list_presence (G_OBJECT (presence)));
-  check_round_trip (list);
+  if (sm_presence_is_configured (presence))
+    {
+      list = g_variant_ref_sink (g_variant_new_array (
+          G_VARIANT_TYPE_VARDICT, (GVariant *[]){ sm_presence_to_variant (presence) }, 1));
+      check_round_trip (list);
+    }
 
   /* Run everything restored through its deadlines, as a long sleep would. */
   sm_scheduler_set_now (scheduler, FUZZ_NOW_MS + (gint64) 8 * 24 * 3600 * 1000);
