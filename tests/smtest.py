@@ -34,6 +34,17 @@ def now_ms():
     return time.time_ns() // 1_000_000
 
 
+def name_owner(bus):
+    """The unique name owning the daemon's bus name on @bus, or None."""
+    try:
+        return bus.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                             'org.freedesktop.DBus', 'GetNameOwner',
+                             GLib.Variant('(s)', (BUS_NAME,)), None,
+                             Gio.DBusCallFlags.NONE, -1, None).unpack()[0]
+    except GLib.Error:
+        return None
+
+
 class Signal:
     def __init__(self, name, args, received_ms):
         self.name = name
@@ -116,13 +127,7 @@ class DaemonTestCase(dbusmock.DBusTestCase):
         return self.daemon_log.read()
 
     def name_owner(self):
-        try:
-            return self.bus.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
-                                      'org.freedesktop.DBus', 'GetNameOwner',
-                                      GLib.Variant('(s)', (BUS_NAME,)), None,
-                                      Gio.DBusCallFlags.NONE, -1, None).unpack()[0]
-        except GLib.Error:
-            return None
+        return name_owner(self.bus)
 
     # Calls ------------------------------------------------------------------
 

@@ -244,13 +244,7 @@ class SystemUsersTest(unittest.TestCase):
         return self.log.read()
 
     def name_owner(self):
-        try:
-            return self.bus.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
-                                      'org.freedesktop.DBus', 'GetNameOwner',
-                                      GLib.Variant('(s)', (BUS_NAME,)), None,
-                                      Gio.DBusCallFlags.NONE, -1, None).unpack()[0]
-        except GLib.Error:
-            return None
+        return smtest.name_owner(self.bus)
 
     def root_call(self, method, sig=None, *args):
         params = GLib.Variant('(' + sig + ')', args) if sig else None
