@@ -100,6 +100,9 @@ class DaemonTestCase(dbusmock.DBusTestCase):
         if wait:
             self.wait_for(lambda: self.name_owner() is not None, 10,
                           'daemon did not take its bus name')
+            # The state loads once the name is owned, in the daemon's main
+            # loop: an answered call comes after it, so tests see it loaded.
+            self.call('GetPresence')
 
     def stop_daemon(self, sig=None):
         """Stops the daemon; by default cleanly, and then checks it exited 0."""
