@@ -103,34 +103,47 @@ sm_ctl_parse_time (const char *text, gint64 *out_ms, GError **error)
   return TRUE;
 }
 
-/* The two largest non-zero units: "4 min 10 s", "1 h 30 min", "2 d 3 h". */
+static const struct
+{
+  const char *name;
+  gint64 ms;
+} duration_units[] = {
+  { "d", 86400000 },
+  { "h", 3600000 },
+  { "min", 60000 },
+  { "s", 1000 },
+};
+
+/* The two largest non-zero units: "4 min 10 s", "1 h 30 min", "2 d 3 h",
+ * rounded to the nearest of the smaller unit shown (half up), never cut:
+ * 2.9 s reads "3 s", 59.5 s "1 min", 1 h 30 min 40 s "1 h 31 min". */
 char *
 sm_ctl_format_duration (gint64 ms)
 {
-  static const struct
-  {
-    const char *name;
-    gint64 ms;
-  } units[] = {
-    { "d", 86400000 },
-    { "h", 3600000 },
-    { "min", 60000 },
-    { "s", 1000 },
-  };
   GString *out = g_string_new (NULL);
   guint shown = 0;
-  gsize i;
+  gsize i, top;
 
   if (ms < 0)
-    ms = -ms;
+    ms = ms == G_MININT64 ? G_MAXINT64 : -ms;
   if (ms < 1000)
     {
       g_string_printf (out, "%" G_GINT64_FORMAT " ms", ms);
       return g_string_free (out, FALSE);
     }
-  for (i = 0; i < G_N_ELEMENTS (units) && shown < 2; i++)
+  for (top = 0; top + 1 < G_N_ELEMENTS (duration_units) && ms < duration_units[top].ms; top++)
+    ;
+  {
+    /* Rounding may carry into the next larger unit (59.5 s → 1 min): the
+     * result is then a whole number of it, which the loop below shows. */
+    gint64 step = duration_units[MIN (top + 1, G_N_ELEMENTS (duration_units) - 1)].ms;
+
+    if (ms <= G_MAXINT64 - step / 2)
+      ms = (ms + step / 2) / step * step;
+  }
+  for (i = 0; i < G_N_ELEMENTS (duration_units) && shown < 2; i++)
     {
-      gint64 n = ms / units[i].ms;
+      gint64 n = ms / duration_units[i].ms;
 
       if (n == 0)
         {
@@ -138,24 +151,64 @@ sm_ctl_format_duration (gint64 ms)
             break;
           continue;
         }
-      ms -= n * units[i].ms;
+      ms -= n * duration_units[i].ms;
       g_string_append_printf (out, "%s%" G_GINT64_FORMAT " %s", shown > 0 ? " " : "", n,
-                              units[i].name);
+                              duration_units[i].name);
       shown++;
     }
   return g_string_free (out, FALSE);
 }
 
+/* "in 3 s", "1 min ago", "now": to the nearest second (what a countdown
+ * shows), so 2.9 s left reads "in 3 s", not "in 2 s"; under half a second
+ * either way is "now". */
 char *
 sm_ctl_format_relative (gint64 when_ms, gint64 now_ms)
 {
   g_autofree char *span = NULL;
+  gint64 diff = when_ms - now_ms;
 
-  if (ABS (when_ms - now_ms) < 1000)
+  if (ABS (diff) < 500)
     return g_strdup (_ ("now"));
-  span = sm_ctl_format_duration (when_ms - now_ms);
-  return when_ms > now_ms ? g_strdup_printf (_ ("in %s"), span)
-                          : g_strdup_printf (_ ("%s ago"), span);
+  /* Rounded once, by sm_ctl_format_duration(); half a second and more is
+   * "1 s", not "500 ms". */
+  span = sm_ctl_format_duration (MAX (ABS (diff), 1000));
+  return diff > 0 ? g_strdup_printf (_ ("in %s"), span) : g_strdup_printf (_ ("%s ago"), span);
+}
+
+/* Text a peer wrote, for a terminal: every control character and every
+ * bidi override or isolate is shown as an escape ("\n", "\x1b", "\u202e"),
+ * so it can neither move the cursor, ring, recolour nor reorder the line;
+ * a backslash is doubled so that the escapes read unambiguously. */
+char *
+sm_ctl_format_untrusted (const char *text)
+{
+  /* D-Bus strings are valid UTF-8; this is only a guard. */
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  GString *out = g_string_sized_new (strlen (valid));
+
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (c == '\\')
+        g_string_append (out, "\\\\");
+      else if (c == '\n')
+        g_string_append (out, "\\n");
+      else if (c == '\t')
+        g_string_append (out, "\\t");
+      else if (c == '\r')
+        g_string_append (out, "\\r");
+      else if (c < 0x80 && g_unichar_iscntrl (c))
+        g_string_append_printf (out, "\\x%02x", c);
+      else if (g_unichar_iscntrl (c) || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069)
+               || (c >= 0x200B && c <= 0x200F) || c == 0x2028 || c == 0x2029 || c == 0x061C
+               || c == 0xFEFF)
+        g_string_append_printf (out, "\\u%04x", c);
+      else
+        g_string_append_unichar (out, c);
+    }
+  return g_string_free (out, FALSE);
 }
 
 char *

@@ -23,6 +23,7 @@ gboolean sm_ctl_parse_time (const char *text, gint64 *out_ms, GError **error);
 char *sm_ctl_format_duration (gint64 ms);
 char *sm_ctl_format_relative (gint64 when_ms, gint64 now_ms);
 char *sm_ctl_format_absolute (gint64 when_ms);
+char *sm_ctl_format_untrusted (const char *text);
 
 SmCtlExit sm_ctl_describe_error (const GError *error, gboolean system_bus, char **out_message);
 

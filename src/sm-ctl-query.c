@@ -142,7 +142,12 @@ print_requests (GVariant *requests, gint64 now)
       g_autofree char *from = NULL;
 
       if (g_variant_lookup (entry, "from-nickname", "&s", &nickname))
-        from = g_strdup_printf ("%s (%s)", nickname, dict_string (entry, "from-peer-id"));
+        {
+          /* Peer text: never printed raw to a terminal. */
+          g_autofree char *shown = sm_ctl_format_untrusted (nickname);
+
+          from = g_strdup_printf ("%s (%s)", shown, dict_string (entry, "from-peer-id"));
+        }
       else
         from = g_strdup (dict_string (entry, "from-peer-id"));
       g_print ("%-16s  %-16s  %-16s  %s\n", dict_string (entry, "request-id"),

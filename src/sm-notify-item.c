@@ -112,9 +112,11 @@ sm_item_show (SmItem *item,
     }
   else
     {
+      gint64 now = g_get_real_time () / 1000;
+
       summary = sm_notify_text_title (SM_NOTIFY_TITLE_EXPIRING);
-      body = sm_notify_text_expiring_body (item->minutes);
-      if (item->minutes <= 2)
+      body = sm_notify_text_expiring_body (item->expires_at, now);
+      if (sm_notify_text_minutes_left (item->expires_at, now) <= 2)
         urgency = NOTIFY_URGENCY_CRITICAL;
     }
   /* Critical stays until acted on; GNOME Shell ignores expire_timeout. */

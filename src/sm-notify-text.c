@@ -71,9 +71,25 @@ sm_notify_text_request_body (const char *nickname,
   return g_string_free (body, FALSE);
 }
 
-char *
-sm_notify_text_expiring_body (guint minutes)
+/* As in SessionExpiring: ceil ((expires_at - now) / 60000), 0 once past. */
+guint
+sm_notify_text_minutes_left (gint64 expires_at, gint64 now)
 {
+  gint64 left = expires_at - now;
+
+  if (left <= 0)
+    return 0;
+  return (guint) MIN ((left + 59999) / 60000, (gint64) G_MAXUINT);
+}
+
+/* Computed from @now when shown, never frozen when the warning fired: a
+ * notification re-posted later (after a restart, or when it gets room on
+ * screen again) tells the time that is really left. */
+char *
+sm_notify_text_expiring_body (gint64 expires_at, gint64 now)
+{
+  guint minutes = sm_notify_text_minutes_left (expires_at, now);
+
   return g_strdup_printf (ngettext ("Signing session expires in %u minute",
                                     "Signing session expires in %u minutes", minutes),
                           minutes);

@@ -23,7 +23,10 @@ char *sm_notify_text_request_body (const char *nickname,
                                    const char *amount,
                                    const char *purpose,
                                    gboolean markup);
-char *sm_notify_text_expiring_body (guint minutes);
+/* Minutes left as SessionExpiring counts them; the warning's text for the
+ * time left at @now (call it when the notification is shown). */
+guint sm_notify_text_minutes_left (gint64 expires_at, gint64 now);
+char *sm_notify_text_expiring_body (gint64 expires_at, gint64 now);
 char *sm_notify_text_expired_body (void);
 /* "2 more signing requests and 3 sessions need attention" */
 char *sm_notify_text_overflow_body (guint n_requests, guint n_sessions);

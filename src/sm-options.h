@@ -39,6 +39,7 @@ gboolean sm_check_text (const char *arg_name,
                         gsize max_bytes,
                         GError **error);
 gboolean sm_check_text_option (const char *key, GVariant *value, GError **error);
+gboolean sm_check_peer_text_option (const char *key, GVariant *value, GError **error);
 gboolean sm_check_id (const char *arg_name, const char *value, GError **error);
 gboolean sm_check_expires_at (const char *arg_name,
                               gint64 expires_at,

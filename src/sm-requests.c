@@ -139,9 +139,9 @@ enum
 };
 
 static const SmOptionSpec request_options[N_RESTORE_OPTIONS] = {
-  [OPT_FROM_NICKNAME] = { "from-nickname", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  [OPT_AMOUNT] = { "amount", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  [OPT_PURPOSE] = { "purpose", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  [OPT_FROM_NICKNAME] = { "from-nickname", G_VARIANT_TYPE_STRING, sm_check_peer_text_option },
+  [OPT_AMOUNT] = { "amount", G_VARIANT_TYPE_STRING, sm_check_peer_text_option },
+  [OPT_PURPOSE] = { "purpose", G_VARIANT_TYPE_STRING, sm_check_peer_text_option },
   [OPT_APP_ID] = { "app-id", G_VARIANT_TYPE_STRING, sm_check_text_option },
   [OPT_URL] = { "url", G_VARIANT_TYPE_STRING, sm_check_text_option },
   [OPT_REQUEST_ID] = { "request-id", G_VARIANT_TYPE_STRING, NULL },

@@ -6,15 +6,27 @@
 
 /* Characters that reorder or hide text: the bidi embeddings, overrides and
  * isolates (U+202A..U+202E, U+2066..U+2069), zero-width and directional
- * marks, line/paragraph separators and the BOM. */
+ * marks and the BOM. */
 static gboolean
 is_invisible_or_bidi (gunichar c)
 {
   return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069)
-         || (c >= 0x200B && c <= 0x200F) || c == 0x2028 || c == 0x2029 || c == 0x061C
-         || c == 0xFEFF;
+         || (c >= 0x200B && c <= 0x200F) || c == 0x061C || c == 0xFEFF;
 }
 
+/* Controls that separate words: tab, the line breaks (CR, LF, VT, FF, NEL)
+ * and the line/paragraph separators. */
+static gboolean
+is_break (gunichar c)
+{
+  return (c >= '\t' && c <= '\r') || c == 0x85 || c == 0x2028 || c == 0x2029;
+}
+
+/* A line break or tab becomes one space (a run of them, "\r\n" included,
+ * one space in all), never a line break: the body's own lines ("Amount:
+ * ...") must not be forgeable from inside a purpose. Every other control
+ * character (ESC, BEL, DEL, C1) and the bidi and invisible characters are
+ * removed. */
 static void
 strip (GString *out, const char *text)
 {
@@ -22,8 +34,11 @@ strip (GString *out, const char *text)
     {
       gunichar c = g_utf8_get_char (p);
 
-      if (c == '\n' || c == '\t' || c == '\r')
-        g_string_append_c (out, ' ');
+      if (is_break (c))
+        {
+          if (out->len > 0 && out->str[out->len - 1] != ' ')
+            g_string_append_c (out, ' ');
+        }
       else if (!g_unichar_iscntrl (c) && !is_invisible_or_bidi (c))
         g_string_append_unichar (out, c);
     }

@@ -78,6 +78,101 @@ test_relative (void)
     }
 }
 
+/* Countdowns round to the nearest second (half up) instead of cutting:
+ * 2.9 s left reads "in 3 s", not "in 2 s". */
+static void
+test_relative_rounds (void)
+{
+  static const struct
+  {
+    gint64 delta;
+    const char *text;
+  } cases[] = {
+    { 2999, "in 3 s" },
+    { 2500, "in 3 s" },
+    { 2499, "in 2 s" },
+    { 1999, "in 2 s" },
+    { 1000, "in 1 s" },
+    { 600, "in 1 s" },
+    { 500, "in 1 s" },
+    { 499, "now" },
+    { -499, "now" },
+    { -2500, "3 s ago" },
+    { 59499, "in 59 s" },
+    { 59500, "in 1 min" },
+    { 60000, "in 1 min" },
+    { 60499, "in 1 min" },
+    { 60500, "in 1 min 1 s" },
+    { 61999, "in 1 min 2 s" },
+    { 5430000, "in 1 h 31 min" },
+    { 5429999, "in 1 h 30 min" },
+    { 86399500, "in 1 d" },
+    { -86399500, "1 d ago" },
+  };
+  gsize i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text =
+          sm_ctl_format_relative (1000000000000 + cases[i].delta, 1000000000000);
+      g_assert_cmpstr (text, ==, cases[i].text);
+    }
+}
+
+static void
+test_duration_format (void)
+{
+  static const struct
+  {
+    gint64 ms;
+    const char *text;
+  } cases[] = {
+    { 0, "0 ms" },          { 999, "999 ms" },
+    { 1000, "1 s" },        { 2500, "3 s" },
+    { 2499, "2 s" },        { 59500, "1 min" },
+    { 60500, "1 min 1 s" }, { 600000, "10 min" },
+    { 3599999, "1 h" },     { 5400000, "1 h 30 min" },
+    { -2500, "3 s" },       { G_MAXINT64, "106751991167 d 7 h" },
+  };
+  gsize i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = sm_ctl_format_duration (cases[i].ms);
+      g_assert_cmpstr (text, ==, cases[i].text);
+    }
+}
+
+/* Peer text reaches a terminal only with its controls and bidi characters
+ * shown as escapes. */
+static void
+test_untrusted (void)
+{
+  static const struct
+  {
+    const char *in;
+    const char *out;
+  } cases[] = {
+    { "Bob", "Bob" },
+    { "Zoë 😀", "Zoë 😀" },
+    { "a\nb\tc\rd", "a\\nb\\tc\\rd" },
+    { "\x1b[31mred\x07", "\\x1b[31mred\\x07" },
+    { "\x7f\xc2\x85", "\\x7f\\u0085" },
+    { "\xe2\x80\xae"
+      "txe\xe2\x81\xa6"
+      "x",
+      "\\u202etxe\\u2066x" },
+    { "back\\slash", "back\\\\slash" },
+    { "", "" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = sm_ctl_format_untrusted (cases[i].in);
+      g_assert_cmpstr (text, ==, cases[i].out);
+    }
+}
+
 static void
 test_errors (void)
 {
@@ -117,6 +212,9 @@ main (int argc, char **argv)
   g_test_add_func ("/ctl/duration/parse", test_duration_parse);
   g_test_add_func ("/ctl/time/parse", test_time_parse);
   g_test_add_func ("/ctl/time/relative", test_relative);
+  g_test_add_func ("/ctl/time/relative-rounds", test_relative_rounds);
+  g_test_add_func ("/ctl/duration/format", test_duration_format);
+  g_test_add_func ("/ctl/text/untrusted", test_untrusted);
   g_test_add_func ("/ctl/errors", test_errors);
   return g_test_run ();
 }

@@ -5,6 +5,7 @@ type, and clear errors with distinct exit codes."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -214,6 +215,43 @@ class CtlTest(smtest.DaemonTestCase):
         out = self.stop_follow(proc)
         self.assertRegex(out, r'\d\d:\d\d:\d\d\.\d{3} SessionExpired session-id=gone '
                               r'session-type=signing\n')
+
+    def test_countdown_rounds_to_the_second(self):
+        # 3 s registered is a few ms less than 3 s when printed: "in 3 s".
+        out = self.ctl('register', 'quick', '--expires-in', '3s').stdout
+        self.assertIn('Registered session quick, expires in 3 s (', out)
+        self.assertIn('expires in 3 s (', self.ctl('request', 'rq', '--session', 's',
+                                                   '--from', 'p', '--expires-in', '3s').stdout)
+
+    def test_watch_countdown_is_the_true_remainder(self):
+        # The warning comes with 1.7 s left: watch prints the remainder at
+        # the moment it prints (its own clock is on the line), rounded to the
+        # second ("in 2 s"), not cut ("in 1 s").
+        proc = self.start_follow('watch')
+        expires = smtest.now_ms() + 3000
+        self.register_session('w', expires, {'warn-thresholds': GLib.Variant('ax', [1700])})
+        self.wait_for_signal('SessionExpiring')
+        self.pump(0.2)
+        out = self.stop_follow(proc)
+        m = re.search(r'^(\d\d):(\d\d):(\d\d)\.(\d{3}) SessionExpiring session-id=w '
+                      r'expires-at=\S+ \S+ \((in \d+ s|now)\)', out, re.M)
+        self.assertIsNotNone(m, out)
+        due = time.localtime(expires / 1000)
+        due_of_day = ((due.tm_hour * 60 + due.tm_min) * 60 + due.tm_sec) * 1000 + expires % 1000
+        printed_of_day = ((int(m[1]) * 60 + int(m[2])) * 60 + int(m[3])) * 1000 + int(m[4])
+        left = (due_of_day - printed_of_day) % 86400000
+        self.assertLessEqual(left, 1700 + 5, 'never printed before the warning')
+        expected = 'in %d s' % ((left + 500) // 1000) if left >= 500 else 'now'
+        self.assertEqual(m[5], expected, 'printed with %d ms left' % left)
+
+    def test_list_escapes_peer_text(self):
+        self.call('RegisterSigningRequest', 'sssxa{sv}', 'r1', 's1', 'peer1',
+                  smtest.now_ms() + 600000,
+                  {'from-nickname': GLib.Variant('s', 'Bob\x1b[2J\n\u202eevil')})
+        out = self.ctl('list').stdout
+        self.assertIn('Bob\\x1b[2J\\n\\u202eevil (peer1)', out)
+        self.assertNotIn('\x1b', out)
+        self.assertNotIn('\u202e', out)
 
     def test_no_daemon(self):
         self.stop_daemon()

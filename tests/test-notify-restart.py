@@ -115,6 +115,44 @@ class TestNotifyRestart(notifytest.NotifyTestCase):
         self.wait_saved(**{'request:r1': anew.id})
         self.assertNotIn('session:sess-a', self.saved_notifications())
 
+    def test_countdown_computed_when_shown(self):
+        # Warned at 61.5 s left: "2 minutes". Taken over after a restart with
+        # under 60 s left, the notification says what is left then, never
+        # the minutes frozen when the warning fired.
+        expires = now_ms() + MINUTE + 1500
+        self.register_session('sess-c', expires, {
+            'warn-thresholds': GLib.Variant('ax', [2 * MINUTE])})
+        warning = self.wait_for_notification(lambda n: n.summary == 'Session Expiring Soon')
+        self.assertEqual(warning.body, 'Signing session expires in 2 minutes')
+        self.wait_saved(**{'session:sess-c': warning.id})
+        self.stop_daemon(signal.SIGKILL)
+        time.sleep(max(0, expires - MINUTE + 200 - now_ms()) / 1000)
+        self.signals.clear()
+        self.n_calls_before = len(self.calls())
+        self.start_daemon()
+        taken = self.wait_for_notification(lambda n: n.replaces_id == warning.id, timeout=10)
+        self.assertLess(expires - now_ms(), MINUTE)
+        self.assertEqual(taken.body, 'Signing session expires in 1 minute')
+        self.assertEqual(taken.urgency, 2, 'critical at 2 minutes or less')
+        self.assertEqual(self.signals_named('SessionExpiring'), [], 'no second warning')
+
+    def test_countdown_after_server_restart(self):
+        # The same when the notification server restarts: the warning posted
+        # anew on the new server tells the time left then.
+        expires = now_ms() + MINUTE + 1500
+        self.register_session('sess-d', expires, {
+            'warn-thresholds': GLib.Variant('ax', [2 * MINUTE])})
+        warning = self.wait_for_notification(lambda n: n.summary == 'Session Expiring Soon')
+        self.assertEqual(warning.body, 'Signing session expires in 2 minutes')
+        self.stop_notification_server()
+        time.sleep(max(0, expires - MINUTE + 200 - now_ms()) / 1000)
+        self.start_notification_server()
+        anew = self.wait_for_notification(lambda n: n.summary == 'Session Expiring Soon',
+                                          timeout=10)
+        self.assertLess(expires - now_ms(), MINUTE)
+        self.assertEqual(anew.body, 'Signing session expires in 1 minute')
+        self.assertEqual(anew.urgency, 2)
+
     def test_leftovers_are_closed(self):
         # The state names a notification of a session that is gone (as a
         # crash between two writes can leave it): it is closed, not left up

@@ -211,8 +211,8 @@ class TestRoomOnScreen(notifytest.NotifyTestCase):
 
 class TestHostile(notifytest.NotifyTestCase):
     def test_markup_links_bidi_length(self):
-        # Control characters and > 4 KiB never get in (InvalidArgs, see
-        # test-requests); the rest is sanitized (test-sanitize covers more).
+        # Sanitized for display only (test-sanitize covers more; control
+        # characters: test-peer-text).
         nickname = ('<b>Bank</b> & <a href="https://evil.example/x">x</a>'
                     '\u202eRLO\u2066iso\u200b www.evil.example ' + 'A' * 4000)
         self.register_request('r1', now_ms() + 60000, {

@@ -73,8 +73,7 @@ class TestRequests(smtest.DaemonTestCase):
             (('r', 's', 'p', 0, {}), 'expires_at'),
             (('r', 's', 'p', now_ms() + 31 * 86400000, {}), 'expires_at'),
             (('r', 's', 'p', t, {'amount': GLib.Variant('x', 5)}), 'amount'),
-            (('r', 's', 'p', t, {'from-nickname': GLib.Variant('s', 'a\nb')}), 'from-nickname'),
-            (('r', 's', 'p', t, {'purpose': GLib.Variant('s', 'x' * 5000)}), 'purpose'),
+            # Peer text is never refused for what it holds: test-peer-text.
         ]
         for args, needle in cases:
             self.assertDBusError(INVALID, 'RegisterSigningRequest', 'sssxa{sv}', *args,

@@ -57,6 +57,52 @@ test_control_and_bidi_removed (void)
                     64, FALSE, "evil[.]example");
 }
 
+/* Every control character a peer may send (each C0 and C1 one, DEL) and
+ * each bidi override or isolate, in the middle of text: the text around it
+ * survives, the character never does. Breaks become one space. */
+static void
+test_every_control_character (void)
+{
+  for (gunichar c = 1; c < 0xA0; c++)
+    {
+      char in[16] = "a";
+      gsize n;
+      g_autofree char *out = NULL;
+      gboolean is_break = (c >= '\t' && c <= '\r') || c == 0x85;
+
+      if (c >= 0x20 && c < 0x7F)
+        continue;
+      n = 1 + (gsize) g_unichar_to_utf8 (c, in + 1);
+      in[n] = 'b';
+      in[n + 1] = '\0';
+      for (int markup = 0; markup <= 1; markup++)
+        {
+          g_clear_pointer (&out, g_free);
+          out = sm_sanitize_text (in, 64, markup);
+          g_assert_cmpstr (out, ==, is_break ? "a b" : "ab");
+        }
+    }
+}
+
+/* What a newline in a purpose becomes: a space, also with markup, so a peer
+ * cannot forge a line of the body ("Amount: ..."). */
+static void
+test_breaks_become_one_space (void)
+{
+  assert_sanitized ("Rent\nfor March", 200, FALSE, "Rent for March");
+  assert_sanitized ("Rent\nfor March", 200, TRUE, "Rent for March");
+  assert_sanitized ("Rent\r\nfor\n\n\tMarch", 200, FALSE, "Rent for March");
+  assert_sanitized ("Rent \nfor", 200, FALSE, "Rent for");
+  assert_sanitized ("\n\tRent\n", 200, FALSE, "Rent");
+  assert_sanitized ("Rent\nAmount: 0.001 BTC", 200, FALSE, "Rent Amount: 0.001 BTC");
+  assert_sanitized ("a\xe2\x80\xa8"
+                    "b\xe2\x80\xa9"
+                    "c",
+                    200, FALSE, "a b c");
+  assert_sanitized ("\x1b[31mred\x1b[0m\x07", 64, FALSE, "[31mred[0m");
+  assert_sanitized ("\t\n\x1b\x07", 64, TRUE, "");
+}
+
 static void
 test_urls_defanged (void)
 {
@@ -97,6 +143,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/sanitize/punctuation-verbatim", test_punctuation_verbatim);
   g_test_add_func ("/sanitize/control-and-bidi-removed", test_control_and_bidi_removed);
+  g_test_add_func ("/sanitize/every-control-character", test_every_control_character);
+  g_test_add_func ("/sanitize/breaks-become-one-space", test_breaks_become_one_space);
   g_test_add_func ("/sanitize/urls-defanged", test_urls_defanged);
   g_test_add_func ("/sanitize/length-capped", test_length_capped);
   g_test_add_func ("/sanitize/invalid-utf8", test_invalid_utf8);
