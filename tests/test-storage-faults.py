@@ -9,6 +9,7 @@ The file-system cases mount a small tmpfs: they run as root (CI) and skip
 with the reason elsewhere."""
 
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import smtest
 
 HOUR = 3600 * 1000
 STORAGE_FAILED = smtest.ERROR_PREFIX + 'StorageFailed'
+CTL = os.environ.get('SM_CTL', os.path.join(os.path.dirname(smtest.DAEMON), 'session-monitorctl'))
 
 
 def is_storage_failed(error):
@@ -61,6 +63,12 @@ class StorageFaultsTest(smtest.DaemonTestCase):
             self.assertTrue(is_storage_failed(e), e.message)
             self.assertIn('nothing was changed', e.message)
             return False
+
+    def ctl_status(self):
+        result = subprocess.run([CTL, '--json', 'status'], capture_output=True, text=True,
+                                timeout=30)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return json.loads(result.stdout)
 
     def kill_and_restart(self, state_dir):
         self.stop_daemon(signal.SIGKILL)
@@ -134,8 +142,16 @@ class StorageFaultsTest(smtest.DaemonTestCase):
             self.call('UpdatePresence', 'sxa{sv}', 'wallet', 60000, {})
         self.assertTrue(is_storage_failed(cm.exception), cm.exception.message)
         self.assertEqual(self.call('GetPresence'), ({},))
+        # session-monitorctl status finds the daemon's state directory (its
+        # --state-dir here) and says it cannot persist.
+        status = self.ctl_status()
+        self.assertEqual(status['state-dir'], state_dir)
+        self.assertIn('state.journal: not a regular file', status['storage-problem'])
+        result = subprocess.run([CTL, 'status'], capture_output=True, text=True, timeout=30)
+        self.assertIn('cannot persist changes', result.stdout)
 
         os.rmdir(journal)
+        self.assertIsNone(self.ctl_status()['storage-problem'])
         self.assertTrue(self.try_register('later'))
         self.kill_and_restart(state_dir)
         self.assertEqual(list(self.get_sessions()), ['later'])
