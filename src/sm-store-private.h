@@ -27,6 +27,9 @@ typedef struct
   GHashTable *ids;     /* (owned) set of GRefString: the ids the model holds */
 } SmStoreSection;
 
+/* A group commit's fdatasync under way (sm-store.c). */
+typedef struct _SmStoreSync SmStoreSync;
+
 /* A compaction under way (sm-store-compact.c). */
 typedef struct _SmStoreJob SmStoreJob;
 
@@ -59,6 +62,7 @@ struct _SmStore
   GError *write_error;   /* (nullable) (owned) the change's write failed */
   GError *sync_error;    /* (nullable) (owned) an fdatasync of this batch failed */
   GPtrArray *held;       /* (owned) GDBusMethodInvocation: replies awaiting the sync */
+  SmStoreSync *syncing;  /* (nullable) the sync under way (its task owns it) */
   guint commit_id;
   guint journal_lines;
   guint compact_after; /* journal lines that trigger the next compaction */

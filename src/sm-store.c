@@ -346,43 +346,181 @@ sm_store_prepare (SmStore *self, gsize size, GError **error)
   return TRUE;
 }
 
+/* One group commit: the fdatasync(2) of a batch runs in a worker thread,
+ * so that the main loop goes on taking (and writing) the next calls while
+ * the disk works; their replies wait for the next sync. */
+struct _SmStoreSync
+{
+  gatomicrefcount ref;
+  SmStore *store;     /* (unowned) (nullable): main thread only; NULL once it is gone */
+  int fd;             /* (owned) a dup of the journal's: rotation may close that */
+  GPtrArray *held;    /* (owned) the batch's invocations */
+  GError *sync_error; /* (owned) (nullable) a failure known before this sync */
+  int sync_errno;
+  gboolean done;
+  GMutex mutex;
+  GCond cond;
+};
+
+static void
+sync_unref (SmStoreSync *sync)
+{
+  if (!g_atomic_ref_count_dec (&sync->ref))
+    return;
+  g_assert (sync->done && sync->held->len == 0);
+  g_ptr_array_unref (sync->held);
+  g_clear_error (&sync->sync_error);
+  g_mutex_clear (&sync->mutex);
+  g_cond_clear (&sync->cond);
+  g_free (sync);
+}
+
+static void
+answer (SmStore *self, GPtrArray *held, const GError *sync_error)
+{
+  for (guint i = 0; i < held->len; i++)
+    {
+      GDBusMethodInvocation *invocation = g_object_ref (held->pdata[i]);
+
+      if (sync_error == NULL)
+        g_dbus_method_invocation_return_value (invocation, NULL);
+      else
+        g_dbus_method_invocation_return_error (invocation, SM_ERROR, SM_ERROR_STORAGE_FAILED,
+                                               "the change cannot be made durable in %s: %s",
+                                               self->dir, sync_error->message);
+    }
+  g_ptr_array_set_size (held, 0);
+}
+
+static void
+sync_thread (GTask *task G_GNUC_UNUSED,
+             gpointer source G_GNUC_UNUSED,
+             gpointer task_data,
+             GCancellable *cancellable G_GNUC_UNUSED)
+{
+  SmStoreSync *sync = task_data;
+  int saved_errno = 0;
+
+  if (sync->fd >= 0 && fdatasync (sync->fd) < 0)
+    saved_errno = errno;
+  g_mutex_lock (&sync->mutex);
+  sync->sync_errno = saved_errno;
+  sync->done = TRUE;
+  g_cond_broadcast (&sync->cond);
+  g_mutex_unlock (&sync->mutex);
+}
+
+static void schedule_commit (SmStore *self);
+
+/* On the main thread: the batch is durable (or not); answer it. */
+static void
+sync_finish (SmStore *self, SmStoreSync *sync)
+{
+  g_mutex_lock (&sync->mutex);
+  while (!sync->done)
+    g_cond_wait (&sync->cond, &sync->mutex);
+  g_mutex_unlock (&sync->mutex);
+  if (sync->fd >= 0)
+    close (sync->fd);
+  sync->fd = -1;
+  sync->store = NULL;
+  self->syncing = NULL;
+  if (sync->sync_errno != 0 && sync->sync_error == NULL)
+    {
+      sm_store_set_errno_error (&sync->sync_error, sync->sync_errno, self->journal_path);
+      g_prefix_error (&sync->sync_error, "cannot sync: ");
+      g_warning ("%s; the changes of this moment are refused, a full snapshot follows once "
+                 "writing works",
+                 sync->sync_error->message);
+      self->behind = TRUE;
+    }
+  answer (self, sync->held, sync->sync_error);
+}
+
+static void
+on_sync_done (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
+{
+  SmStoreSync *sync = g_task_get_task_data (G_TASK (result));
+  SmStore *self = sync->store;
+
+  (void) user_data;
+  if (self == NULL)
+    return;
+  sync_finish (self, sync);
+  if (self->unsynced || self->held->len > 0)
+    schedule_commit (self);
+}
+
+/* Starts syncing what was written, for the replies held until now. */
+static void
+commit_start (SmStore *self)
+{
+  g_autoptr (GTask) task = NULL;
+  SmStoreSync *sync;
+
+  if (self->syncing != NULL || (self->held->len == 0 && !self->unsynced))
+    return;
+  if (!self->unsynced || self->journal_fd < 0)
+    {
+      /* Nothing left to sync (a rotation synced it): answer at once. */
+      g_autoptr (GError) sync_error = g_steal_pointer (&self->sync_error);
+
+      self->unsynced = FALSE;
+      answer (self, self->held, sync_error);
+      return;
+    }
+  sync = g_new0 (SmStoreSync, 1);
+  g_atomic_ref_count_init (&sync->ref);
+  g_mutex_init (&sync->mutex);
+  g_cond_init (&sync->cond);
+  sync->store = self;
+  sync->fd = dup (self->journal_fd);
+  sync->held = g_steal_pointer (&self->held);
+  self->held = g_ptr_array_new_with_free_func (g_object_unref);
+  sync->sync_error = g_steal_pointer (&self->sync_error);
+  self->unsynced = FALSE;
+  self->syncing = sync;
+  if (sync->fd < 0)
+    {
+      sync->sync_errno = errno;
+      sync->done = TRUE;
+      sync_finish (self, sync);
+      sync_unref (sync);
+      return;
+    }
+  task = g_task_new (NULL, NULL, on_sync_done, NULL);
+  g_task_set_name (task, "[sm-store] sync");
+  g_task_set_task_data (task, sync, (GDestroyNotify) sync_unref);
+  g_task_run_in_thread (task, sync_thread);
+}
+
 static gboolean
 on_commit (gpointer user_data)
 {
   SmStore *self = SM_STORE (user_data);
 
   self->commit_id = 0;
-  sm_store_commit (self);
+  commit_start (self);
   return G_SOURCE_REMOVE;
 }
 
-/* Syncs what was written and answers the replies held until then: once per
- * main-loop iteration, from a source at default priority, so that under
- * load it runs between the method calls and cannot be starved. */
+/* Syncs what was written and answers every reply held, before returning
+ * (at finalization, and in tests). The daemon's commits run from a source
+ * at default priority once per main-loop iteration, so that under load
+ * they run between the method calls and cannot be starved. */
 void
 sm_store_commit (SmStore *self)
 {
-  g_autoptr (GPtrArray) held = NULL;
   g_autoptr (GError) sync_error = NULL;
 
   g_return_if_fail (SM_IS_STORE (self));
 
   g_clear_handle_id (&self->commit_id, g_source_remove);
+  if (self->syncing != NULL)
+    sync_finish (self, self->syncing);
   sync_journal (self);
   sync_error = g_steal_pointer (&self->sync_error);
-  held = g_steal_pointer (&self->held);
-  self->held = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint i = 0; i < held->len; i++)
-    {
-      GDBusMethodInvocation *invocation = held->pdata[i];
-
-      if (sync_error == NULL)
-        g_dbus_method_invocation_return_value (g_object_ref (invocation), NULL);
-      else
-        g_dbus_method_invocation_return_error (
-            g_object_ref (invocation), SM_ERROR, SM_ERROR_STORAGE_FAILED,
-            "the change cannot be made durable in %s: %s", self->dir, sync_error->message);
-    }
+  answer (self, self->held, sync_error);
 }
 
 static void
