@@ -150,6 +150,25 @@ sm_store_write_all (int fd, const char *data, gsize length, GError **error)
   return TRUE;
 }
 
+static gboolean
+sync_directory (const char *dir, GError **error)
+{
+  int fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  int saved_errno;
+
+  if (fd >= 0 && fsync (fd) == 0)
+    {
+      close (fd);
+      return TRUE;
+    }
+  saved_errno = errno;
+  if (fd >= 0)
+    close (fd);
+  sm_store_set_errno_error (error, saved_errno, dir);
+  g_prefix_error (error, "cannot sync the directory: ");
+  return FALSE;
+}
+
 /* Opens the journal if it is not open (again after a failed attempt: the
  * next change retries, writing never stops for good). */
 gboolean
@@ -183,6 +202,14 @@ sm_store_open_journal (SmStore *self, GError **error)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE, "%s: not a regular file",
                  self->journal_path);
   if (!S_ISREG (st.st_mode))
+    {
+      close (self->journal_fd);
+      self->journal_fd = -1;
+      return FALSE;
+    }
+  /* The journal's name must survive a power cut too (it may be new, or
+   * renamed by a rotation): sync the directory once per open. */
+  if (!sync_directory (self->dir, error))
     {
       close (self->journal_fd);
       self->journal_fd = -1;
@@ -458,6 +485,8 @@ commit_start (SmStore *self)
   g_autoptr (GTask) task = NULL;
   SmStoreSync *sync;
 
+  /* The iteration's changes are over. */
+  self->in_change = FALSE;
   if (self->syncing != NULL || (self->held->len == 0 && !self->unsynced))
     return;
   if (!self->unsynced || self->journal_fd < 0)
