@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -314,7 +315,15 @@ static gboolean
 reserve (SmStore *self, gsize size, GError **error)
 {
   gint64 need = self->journal_end + (gint64) size;
+  struct rlimit limit;
 
+  /* A file-size limit fails the write with EFBIG, whatever is reserved. */
+  if (getrlimit (RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+      && (guint64) need > (guint64) limit.rlim_cur)
+    {
+      sm_store_set_errno_error (error, EFBIG, self->journal_path);
+      return FALSE;
+    }
   if (self->no_fallocate || need <= self->reserved_end)
     return TRUE;
   for (gint64 length = MAX ((gint64) size, SM_JOURNAL_RESERVE);; length = (gint64) size)

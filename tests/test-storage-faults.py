@@ -11,6 +11,7 @@ with the reason elsewhere."""
 import errno
 import json
 import os
+import resource
 import signal
 import subprocess
 import tempfile
@@ -125,6 +126,28 @@ class StorageFaultsTest(smtest.DaemonTestCase):
         self.kill_and_restart(state_dir)
         self.assertEqual(sorted(self.get_sessions()), ['after', 'before'])
 
+    def test_file_size_limit(self):
+        """A write the system refuses (here RLIMIT_FSIZE: EFBIG; needs no
+        root) is StorageFailed, changes nothing, and writes resume as soon as
+        the limit is lifted. The daemon is not killed by SIGXFSZ."""
+        state_dir = os.path.join(self.state_home, 'limited')
+        self.start_on(state_dir)
+        self.register_session('a', smtest.now_ms() + HOUR)
+        size = os.stat(os.path.join(state_dir, 'state.journal')).st_size
+        soft, hard = resource.prlimit(self.daemon.pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(self.daemon.pid, resource.RLIMIT_FSIZE, (size + 10, hard))
+        with self.assertRaises(GLib.Error) as cm:
+            self.register_session('b', smtest.now_ms() + HOUR)
+        self.assertTrue(is_storage_failed(cm.exception), cm.exception.message)
+        self.assertIn('File too large', cm.exception.message)
+        self.assertEqual(list(self.get_sessions()), ['a'])
+        self.assertIsNone(self.daemon.poll())
+
+        resource.prlimit(self.daemon.pid, resource.RLIMIT_FSIZE, (soft, hard))
+        self.assertTrue(self.try_register('c'))
+        self.kill_and_restart(state_dir)
+        self.assertEqual(sorted(self.get_sessions()), ['a', 'c'])
+
     def test_journal_is_a_directory(self):
         """Issue 10.2: state.journal is a directory: StorageFailed naming the
         cause; once it is gone, writes resume without a restart."""
@@ -177,8 +200,10 @@ class StorageFaultsTest(smtest.DaemonTestCase):
         # Enough changes to rotate the journal (1000 at least): the new one
         # cannot be created.
         acked, refused = ['first'], []
-        for i in range(1100):
+        for i in range(2500):
             (acked if self.try_register('r-%04d' % i) else refused).append('r-%04d' % i)
+            if len(refused) >= 20:
+                break
         self.assertGreater(len(refused), 0, 'the journal was never rotated')
         self.assertIn('No space left on device', self.read_log())
         self.assertEqual(sorted(self.get_sessions()), sorted(acked))
