@@ -10,6 +10,7 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #define SM_BUS_NAME "org.musig2.SessionMonitor1"
@@ -240,6 +241,9 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
 
+  /* A file-size limit (RLIMIT_FSIZE) fails a state write with EFBIG, which
+   * the store refuses as StorageFailed, instead of killing the daemon. */
+  signal (SIGXFSZ, SIG_IGN);
   g_unix_signal_add (SIGINT, on_quit_signal, daemon);
   g_unix_signal_add (SIGTERM, on_quit_signal, daemon);
 

@@ -5,8 +5,12 @@
 
 #include "sm-ctl.h"
 
+#include <errno.h>
 #include <glib/gi18n.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 /* Prints {"key": value} built from alternating key/variant pairs (floating
  * variants are consumed); a NULL variant is JSON null. */
@@ -240,12 +244,84 @@ next_expiry (GVariant *entries)
   return soonest;
 }
 
+/* The daemon's state directory, from its command line (--state-dir) or its
+ * environment (XDG_STATE_HOME), as /proc shows them to the same user; NULL
+ * when they cannot be read (another user's daemon). */
+static char *
+daemon_state_dir (guint32 pid)
+{
+  g_autofree char *cmdline_path = g_strdup_printf ("/proc/%u/cmdline", pid);
+  g_autofree char *environ_path = g_strdup_printf ("/proc/%u/environ", pid);
+  g_autofree char *data = NULL;
+  gsize length = 0;
+  const char *state_home = NULL;
+
+  if (pid == 0 || !g_file_get_contents (cmdline_path, &data, &length, NULL))
+    return NULL;
+  for (const char *p = data; p < data + length; p += strlen (p) + 1)
+    {
+      if (g_str_has_prefix (p, "--state-dir="))
+        return g_strdup (p + strlen ("--state-dir="));
+      if (strcmp (p, "--state-dir") == 0 && p + strlen (p) + 1 < data + length)
+        return g_strdup (p + strlen (p) + 1);
+    }
+  g_clear_pointer (&data, g_free);
+  if (!g_file_get_contents (environ_path, &data, &length, NULL))
+    return NULL;
+  for (const char *p = data; p < data + length; p += strlen (p) + 1)
+    if (g_str_has_prefix (p, "XDG_STATE_HOME=") && p[strlen ("XDG_STATE_HOME=")] == '/')
+      state_home = p + strlen ("XDG_STATE_HOME=");
+  if (state_home != NULL)
+    return g_build_filename (state_home, "session-monitor", NULL);
+  {
+    g_autofree char *home = NULL;
+
+    /* As GLib decides it: $HOME/.local/state. */
+    for (const char *p = data; p < data + length; p += strlen (p) + 1)
+      if (g_str_has_prefix (p, "HOME="))
+        home = g_strdup (p + strlen ("HOME="));
+    return home != NULL ? g_build_filename (home, ".local", "state", "session-monitor", NULL)
+                        : NULL;
+  }
+}
+
+/* Why the daemon cannot persist changes in @dir (it refuses them with
+ * StorageFailed then), or NULL when it can: the contract has no property
+ * for it, and on the session bus the same user can look for themselves. */
+static char *
+storage_problem (const char *dir)
+{
+  g_autofree char *journal = g_build_filename (dir, "state.journal", NULL);
+  struct statvfs fs;
+  struct stat st;
+
+  if (stat (dir, &st) < 0)
+    return g_strdup_printf ("%s: %s", dir, g_strerror (errno));
+  if (!S_ISDIR (st.st_mode))
+    return g_strdup_printf (_ ("%s: not a directory"), dir);
+  if (access (dir, W_OK | X_OK) < 0)
+    return g_strdup_printf ("%s: %s", dir, g_strerror (errno));
+  if (lstat (journal, &st) == 0)
+    {
+      if (!S_ISREG (st.st_mode))
+        return g_strdup_printf (_ ("%s: not a regular file"), journal);
+      if (access (journal, W_OK) < 0)
+        return g_strdup_printf ("%s: %s", journal, g_strerror (errno));
+    }
+  if (statvfs (dir, &fs) == 0 && (fs.f_bavail == 0 || (fs.f_files > 0 && fs.f_favail == 0)))
+    return g_strdup_printf ("%s: %s", dir, g_strerror (ENOSPC));
+  return NULL;
+}
+
 int
 sm_ctl_cmd_status (SmCtl *ctl, int argc, char **argv)
 {
   g_autoptr (GVariant) owner = NULL, pid = NULL;
   g_autoptr (GVariant) sessions = NULL, requests = NULL, presence = NULL;
   g_autoptr (GError) error = NULL;
+  g_autofree char *state_dir = NULL;
+  g_autofree char *problem = NULL;
+  guint32 pid_value = 0;
   const char *bus;
   gint64 soonest;
   int code;
@@ -287,14 +363,16 @@ sm_ctl_cmd_status (SmCtl *ctl, int argc, char **argv)
       || !sm_dbus_session_monitor1_call_get_presence_sync (ctl->proxy, &presence, NULL, &error))
     return sm_ctl_fail (ctl, error);
   soonest = MIN (next_expiry (sessions), next_expiry (requests));
+  if (pid != NULL)
+    g_variant_get (pid, "(u)", &pid_value);
+  state_dir = daemon_state_dir (pid_value);
+  if (state_dir != NULL)
+    problem = storage_problem (state_dir);
 
   if (ctl->json)
     {
-      guint32 pid_value = 0;
       const char *unique;
 
-      if (pid != NULL)
-        g_variant_get (pid, "(u)", &pid_value);
       g_variant_get (owner, "(&s)", &unique);
       sm_ctl_print_json_object (
           "running", g_variant_new_boolean (TRUE), "bus", g_variant_new_string (bus), "unique-name",
@@ -302,17 +380,16 @@ sm_ctl_cmd_status (SmCtl *ctl, int argc, char **argv)
           g_variant_new_uint32 ((guint32) g_variant_n_children (sessions)), "signing-requests",
           g_variant_new_uint32 ((guint32) g_variant_n_children (requests)), "next-expiry",
           soonest != G_MAXINT64 ? g_variant_new_int64 (soonest) : NULL, "presence",
-          g_variant_new_boolean (g_variant_n_children (presence) > 0), NULL);
+          g_variant_new_boolean (g_variant_n_children (presence) > 0), "state-dir",
+          state_dir != NULL ? g_variant_new_string (state_dir) : NULL, "storage-problem",
+          problem != NULL ? g_variant_new_string (problem) : NULL, NULL);
       return SM_CTL_EXIT_OK;
     }
 
   {
     const char *unique;
-    guint32 pid_value = 0;
 
     g_variant_get (owner, "(&s)", &unique);
-    if (pid != NULL)
-      g_variant_get (pid, "(u)", &pid_value);
     g_print (_ ("session-monitor is running on the %s bus (%s, pid %u).\n"), bus, unique,
              pid_value);
     g_print (_ ("Sessions: %u, signing requests: %u.\n"), (guint) g_variant_n_children (sessions),
@@ -325,6 +402,12 @@ sm_ctl_cmd_status (SmCtl *ctl, int argc, char **argv)
       }
     g_print (g_variant_n_children (presence) > 0 ? _ ("Presence: configured.\n")
                                                  : _ ("Presence: none.\n"));
+    if (problem != NULL)
+      g_print (_ ("Storage: cannot persist changes (%s); they are refused with StorageFailed "
+                  "until the state directory works again.\n"),
+               problem);
+    else if (state_dir != NULL)
+      g_print (_ ("Storage: %s.\n"), state_dir);
   }
   return SM_CTL_EXIT_OK;
 }

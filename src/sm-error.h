@@ -13,6 +13,7 @@ typedef enum
   SM_ERROR_INVALID_ARGS,
   SM_ERROR_NOT_FOUND,
   SM_ERROR_LIMIT_EXCEEDED,
+  SM_ERROR_STORAGE_FAILED,
 } SmError;
 
 GQuark sm_error_quark (void);

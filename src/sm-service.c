@@ -25,6 +25,30 @@ return_error (GDBusMethodInvocation *invocation, GError *error)
 
 static gboolean handle_any (SmService *self, GDBusMethodInvocation *invocation);
 
+/* A change is made only when the store can make it durable (else
+ * StorageFailed, nothing changed); its record is at most a few times the
+ * call's arguments (base64, JSON quoting). */
+static gboolean
+prepare_change (SmService *self, GDBusMethodInvocation *invocation, GError **error)
+{
+  GVariant *parameters = g_dbus_method_invocation_get_parameters (invocation);
+
+  return self->store == NULL
+         || sm_store_prepare (self->store, 3 * g_variant_get_size (parameters) + 4096, error);
+}
+
+/* The reply to a change waits until it is on disk (the store syncs the
+ * changes of one main-loop iteration together). */
+static gboolean
+complete_change (SmService *self, GDBusMethodInvocation *invocation)
+{
+  if (self->store != NULL)
+    sm_store_complete (self->store, invocation);
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 /* The models of whoever calls. On the session bus that is the one user; in
  * system mode the caller's Unix user, asked from the bus on a name's first
  * call. NULL: the call waits for that answer and is dispatched again. */
@@ -93,10 +117,10 @@ handle_register_session (SmDBusSessionMonitor1 *object,
   if (user == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (!check_global_room (self, user, TRUE, session_id, &error)
+      || !prepare_change (self, invocation, &error)
       || !sm_sessions_register (user->sessions, session_id, expires_at, options, &error))
     return return_error (invocation, error);
-  sm_dbus_session_monitor1_complete_register_session (object, invocation);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return complete_change (self, invocation);
 }
 
 static gboolean
@@ -111,10 +135,12 @@ handle_unregister_session (SmDBusSessionMonitor1 *object,
 
   if (user == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  if (!sm_sessions_unregister (user->sessions, session_id, reason, &error))
+  /* NotFound and InvalidArgs come before StorageFailed. */
+  if ((sm_sessions_lookup (user->sessions, session_id) != NULL
+       && !prepare_change (self, invocation, &error))
+      || !sm_sessions_unregister (user->sessions, session_id, reason, &error))
     return return_error (invocation, error);
-  sm_dbus_session_monitor1_complete_unregister_session (object, invocation);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return complete_change (self, invocation);
 }
 
 static gboolean
@@ -146,11 +172,11 @@ handle_register_signing_request (SmDBusSessionMonitor1 *object,
   if (user == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (!check_global_room (self, user, FALSE, request_id, &error)
+      || !prepare_change (self, invocation, &error)
       || !sm_requests_register (user->requests, request_id, session_id, from_peer_id, expires_at,
                                 options, &error))
     return return_error (invocation, error);
-  sm_dbus_session_monitor1_complete_register_signing_request (object, invocation);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return complete_change (self, invocation);
 }
 
 static gboolean
@@ -165,10 +191,11 @@ handle_unregister_signing_request (SmDBusSessionMonitor1 *object,
 
   if (user == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  if (!sm_requests_unregister (user->requests, request_id, reason, &error))
+  if ((sm_requests_lookup (user->requests, request_id) != NULL
+       && !prepare_change (self, invocation, &error))
+      || !sm_requests_unregister (user->requests, request_id, reason, &error))
     return return_error (invocation, error);
-  sm_dbus_session_monitor1_complete_unregister_signing_request (object, invocation);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return complete_change (self, invocation);
 }
 
 static gboolean
@@ -232,27 +259,29 @@ handle_update_presence (SmDBusSessionMonitor1 *object,
 
   if (user == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  if (!sm_presence_update (user->presence, owner != NULL ? owner : "", wallet_address, ttl, options,
-                           &error))
+  if (!prepare_change (self, invocation, &error)
+      || !sm_presence_update (user->presence, owner != NULL ? owner : "", wallet_address, ttl,
+                              options, &error))
     return return_error (invocation, error);
 
   watch_owner (user, g_dbus_method_invocation_get_connection (invocation), owner);
-  sm_dbus_session_monitor1_complete_update_presence (object, invocation);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return complete_change (self, invocation);
 }
 
 static gboolean
 handle_stop_presence (SmDBusSessionMonitor1 *object, GDBusMethodInvocation *invocation)
 {
   SmService *self = SM_SERVICE (object);
+  g_autoptr (GError) error = NULL;
   SmUser *user = caller_user (self, invocation);
 
   if (user == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
+  if (sm_presence_is_configured (user->presence) && !prepare_change (self, invocation, &error))
+    return return_error (invocation, error);
   g_clear_handle_id (&user->owner_watch_id, g_bus_unwatch_name);
   sm_presence_stop (user->presence);
-  sm_dbus_session_monitor1_complete_stop_presence (object, invocation);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return complete_change (self, invocation);
 }
 
 static gboolean

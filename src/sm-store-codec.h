@@ -18,4 +18,12 @@ gboolean sm_store_check_nesting (const char *data, gsize length, guint max_depth
 void sm_store_append_entry (GString *out, GVariant *entry, GByteArray *scratch);
 void sm_store_append_json_string (GString *out, const char *text);
 
+/* A journal record is one line: "<crc32c, 8 hex digits> <length> <json>\n",
+ * the CRC-32C (Castagnoli) and the decimal length both of the JSON text, so
+ * that a torn or damaged record is recognized and skipped while every
+ * intact one after it is still read. */
+guint32 sm_store_crc32c (guint32 crc, const void *data, gsize length);
+void sm_store_frame_record (GString *out, gsize json_start);
+const char *sm_store_unframe_record (const char *line, gsize length, GError **error);
+
 G_END_DECLS

@@ -219,7 +219,12 @@ move_aside (const char *path)
   return aside;
 }
 
-/* Replays one journal file over the pending entries; returns its changes. */
+/* Replays one journal file over the pending entries; returns its changes.
+ * Each record is checked on its own (sm_store_unframe_record()): a damaged
+ * one is skipped and said so, and every intact record after it is still
+ * replayed. A torn last record is a write that kill -9 or a power cut cut
+ * short: its call was never answered (it had not been synced), so nothing
+ * acknowledged is lost by dropping it. */
 static guint
 replay_journal (SmStore *self, const char *path)
 {
@@ -227,7 +232,7 @@ replay_journal (SmStore *self, const char *path)
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   g_autofree char *data = NULL;
   gsize length;
-  guint n_lines = 0;
+  guint n_lines = 0, n_damaged = 0, number = 0;
   char *line, *end;
 
   if (!g_file_get_contents (path, &data, &length, &error))
@@ -236,44 +241,41 @@ replay_journal (SmStore *self, const char *path)
         g_warning ("Cannot read %s: %s", path, error->message);
       return 0;
     }
-  if (memchr (data, '\0', length) != NULL)
-    {
-      g_autofree char *aside = move_aside (path);
-
-      g_warning ("%s holds NUL bytes; moved it aside to %s", path,
-                 aside != NULL ? aside : "(nowhere)");
-      return 0;
-    }
 
   for (line = data; line < data + length; line = end + 1)
     {
-      guint number = n_lines + 1;
+      gboolean last;
+      const char *json;
 
+      number++;
       end = memchr (line, '\n', (gsize) (data + length - line));
-      if (end == NULL)
+      last = end == NULL;
+      if (last)
         end = data + length;
       *end = '\0';
-      if (line[0] == '\0')
+      if (line[0] == '\0' && end == line)
         continue;
-      if (replay_line (self, parser, line, &error))
+      g_clear_error (&error);
+      /* NUL bytes (blocks a power cut left zeroed) make a record damaged. */
+      if (memchr (line, '\0', (gsize) (end - line)) != NULL)
+        g_set_error (&error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "it holds NUL bytes");
+      else if ((json = sm_store_unframe_record (line, (gsize) (end - line), &error)) != NULL
+               && replay_line (self, parser, json, &error))
         {
           n_lines++;
           continue;
         }
-      /* A torn last line is a write that kill -9 cut short: its call was
-       * never answered, so nothing acknowledged is lost by dropping it. */
-      if (end == data + length)
+      if (last)
         g_message ("%s: dropping an unfinished last change (%s)", path, error->message);
       else
         {
-          g_autofree char *aside = move_aside (path);
-
-          g_warning ("%s line %u is unusable (%s); later changes are lost, moved the file "
-                     "aside to %s",
-                     path, number, error->message, aside != NULL ? aside : "(nowhere)");
+          n_damaged++;
+          g_warning ("%s: record %u is damaged (%s); skipped it, the records after it are read",
+                     path, number, error->message);
         }
-      break;
     }
+  if (n_damaged > 0)
+    g_warning ("%s: skipped %u damaged records, replayed %u", path, n_damaged, n_lines);
   return n_lines;
 }
 
@@ -379,8 +381,10 @@ read_state (SmStore *self)
 
 /* Reads the snapshot and the journals, restores every section and starts
  * folding the journals into a fresh snapshot. Never fails: a file it cannot
- * use is moved aside and reported, a directory it cannot write is reported,
- * and the daemon goes on from memory. */
+ * use is moved aside and reported; a directory it cannot write is reported,
+ * the daemon serves what it holds and refuses changes with StorageFailed
+ * (each change tries the directory again) rather than run memory-only and
+ * acknowledge what a restart would lose. */
 void
 sm_store_load (SmStore *self)
 {
@@ -394,8 +398,8 @@ sm_store_load (SmStore *self)
 
   if (g_mkdir_with_parents (self->dir, S_IRWXU) < 0)
     {
-      g_warning ("Cannot create the state directory %s: %s; the state is kept in memory only "
-                 "and will not survive a restart",
+      g_warning ("Cannot create the state directory %s: %s; changes are refused "
+                 "(StorageFailed) until it can be written, reads and monitoring go on",
                  self->dir, g_strerror (errno));
       return;
     }
@@ -409,8 +413,8 @@ sm_store_load (SmStore *self)
 
   if (!sm_store_open_journal (self, &error))
     {
-      g_warning ("Cannot write the state to %s: %s; the state is kept in memory only and "
-                 "will not survive a restart",
+      g_warning ("Cannot write the state to %s: %s; changes are refused (StorageFailed) "
+                 "until it can be written, reads and monitoring go on",
                  self->dir, error->message);
       return;
     }

@@ -27,6 +27,9 @@ typedef struct
   GHashTable *ids;     /* (owned) set of GRefString: the ids the model holds */
 } SmStoreSection;
 
+/* A group commit's fdatasync under way (sm-store.c). */
+typedef struct _SmStoreSync SmStoreSync;
+
 /* A compaction under way (sm-store-compact.c). */
 typedef struct _SmStoreJob SmStoreJob;
 
@@ -45,6 +48,22 @@ struct _SmStore
   int journal_fd;
   gboolean loading;
   gboolean write_failed; /* logged once until a write succeeds again */
+
+  /* The write path (sm-store.c): every change is written when it happens
+   * and synced once per main-loop iteration, before its reply. */
+  gint64 journal_end;    /* the journal's size after the last intact record */
+  gint64 reserved_end;   /* space allocated ahead (fallocate) up to here */
+  gboolean no_fallocate; /* the file system cannot reserve space */
+  gboolean torn;         /* a short write awaits truncation to journal_end */
+  gboolean need_newline; /* the file ends in a fragment from an earlier run */
+  gboolean unsynced;     /* records written since the last fdatasync */
+  gboolean behind;       /* a change could not be written: snapshot soon */
+  gboolean in_change;    /* between sm_store_prepare() and sm_store_complete() */
+  GError *write_error;   /* (nullable) (owned) the change's write failed */
+  GError *sync_error;    /* (nullable) (owned) an fdatasync of this batch failed */
+  GPtrArray *held;       /* (owned) GDBusMethodInvocation: replies awaiting the sync */
+  SmStoreSync *syncing;  /* (nullable) the sync under way (its task owns it) */
+  guint commit_id;
   guint journal_lines;
   guint compact_after; /* journal lines that trigger the next compaction */
   gsize snapshot_size;

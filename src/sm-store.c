@@ -2,15 +2,22 @@
 
 #include "sm-store-private.h"
 
+#include "sm-error.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SM_STATE_FILE "state.json"
 #define SM_JOURNAL_FILE "state.journal"
 /* The journal a running compaction supersedes (see sm_store_compact). */
 #define SM_OLD_JOURNAL_FILE "state.journal.old"
+/* Room reserved ahead in the journal at a time: one fallocate(2) covers
+ * hundreds of changes. */
+#define SM_JOURNAL_RESERVE (256 * 1024)
 
 G_DEFINE_TYPE (SmStore, sm_store, G_TYPE_OBJECT)
 
@@ -31,10 +38,14 @@ sm_store_finalize (GObject *object)
 {
   SmStore *self = SM_STORE (object);
 
+  /* Replies still held are answered once their changes are synced. */
+  sm_store_commit (self);
   sm_store_compact_stop (self);
   g_clear_pointer (&self->sections, g_ptr_array_unref);
-  if (self->journal_fd >= 0)
-    close (self->journal_fd);
+  sm_store_close_journal (self);
+  g_clear_pointer (&self->held, g_ptr_array_unref);
+  g_clear_error (&self->write_error);
+  g_clear_error (&self->sync_error);
   g_string_free (self->line, TRUE);
   g_byte_array_unref (self->scratch);
   g_free (self->dir);
@@ -61,6 +72,7 @@ sm_store_init (SmStore *self)
   self->scratch = g_byte_array_sized_new (1024);
   self->journal_fd = -1;
   self->compact_after = SM_JOURNAL_MIN_COMPACT;
+  self->held = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 /* @dir NULL: nothing is read or written (the daemon's --no-persist). */
@@ -139,31 +151,486 @@ sm_store_write_all (int fd, const char *data, gsize length, GError **error)
   return TRUE;
 }
 
+static gboolean
+sync_directory (const char *dir, GError **error)
+{
+  int fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  int saved_errno;
+
+  if (fd >= 0 && fsync (fd) == 0)
+    {
+      close (fd);
+      return TRUE;
+    }
+  saved_errno = errno;
+  if (fd >= 0)
+    close (fd);
+  sm_store_set_errno_error (error, saved_errno, dir);
+  g_prefix_error (error, "cannot sync the directory: ");
+  return FALSE;
+}
+
+/* Opens the journal if it is not open (again after a failed attempt: the
+ * next change retries, writing never stops for good). */
 gboolean
 sm_store_open_journal (SmStore *self, GError **error)
 {
+  struct stat st = { 0 };
+
   if (self->journal_fd >= 0)
     return TRUE;
+  if (self->dir == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, "no state directory");
+      return FALSE;
+    }
+  if (g_mkdir_with_parents (self->dir, S_IRWXU) < 0)
+    {
+      sm_store_set_errno_error (error, errno, self->dir);
+      return FALSE;
+    }
+  /* Read too: to see whether the last record is complete. */
   self->journal_fd =
-      g_open (self->journal_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
+      g_open (self->journal_path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
   if (self->journal_fd < 0)
     {
       sm_store_set_errno_error (error, errno, self->journal_path);
       return FALSE;
     }
+  if (fstat (self->journal_fd, &st) < 0)
+    sm_store_set_errno_error (error, errno, self->journal_path);
+  else if (!S_ISREG (st.st_mode))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE, "%s: not a regular file",
+                 self->journal_path);
+  if (!S_ISREG (st.st_mode))
+    {
+      close (self->journal_fd);
+      self->journal_fd = -1;
+      return FALSE;
+    }
+  /* The journal's name must survive a power cut too (it may be new, or
+   * renamed by a rotation): sync the directory once per open. */
+  if (!sync_directory (self->dir, error))
+    {
+      close (self->journal_fd);
+      self->journal_fd = -1;
+      return FALSE;
+    }
+  self->journal_end = self->reserved_end = st.st_size;
+  self->torn = FALSE;
+  /* A torn last record from an earlier run (cut short by a crash): the
+   * next record starts on a line of its own, the fragment stays a damaged
+   * line the loader skips. */
+  self->need_newline = FALSE;
+  if (st.st_size > 0)
+    {
+      char last = '\n';
+
+      if (pread (self->journal_fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
+        self->need_newline = TRUE;
+    }
   return TRUE;
+}
+
+/* One fdatasync(2) for every record written since the last one; a failure
+ * is kept for the replies of the batch. */
+static void
+sync_journal (SmStore *self)
+{
+  if (!self->unsynced)
+    return;
+  self->unsynced = FALSE;
+  if (self->journal_fd >= 0 && fdatasync (self->journal_fd) == 0)
+    return;
+  if (self->sync_error == NULL)
+    {
+      sm_store_set_errno_error (&self->sync_error, self->journal_fd >= 0 ? errno : EBADF,
+                                self->journal_path);
+      g_prefix_error (&self->sync_error, "cannot sync: ");
+    }
+  g_warning ("%s; the changes of this moment are refused, a full snapshot follows once "
+             "writing works",
+             self->sync_error->message);
+  /* What was written may or may not be on disk: the snapshot settles it. */
+  self->behind = TRUE;
 }
 
 void
 sm_store_close_journal (SmStore *self)
 {
   if (self->journal_fd >= 0)
-    close (self->journal_fd);
+    {
+      sync_journal (self);
+      close (self->journal_fd);
+    }
   self->journal_fd = -1;
 }
 
-/* Appends the entry's new state (or its removal) to the journal before the
- * change's caller is answered: write(2) alone survives kill -9. */
+/* The journal's current size: a compaction may have emptied it. */
+static gboolean
+journal_size (SmStore *self, GError **error)
+{
+  struct stat st;
+
+  if (fstat (self->journal_fd, &st) < 0)
+    {
+      sm_store_set_errno_error (error, errno, self->journal_path);
+      return FALSE;
+    }
+  if (st.st_size != self->journal_end)
+    {
+      /* Truncated behind our back: what was reserved went with it. */
+      self->journal_end = st.st_size;
+      self->reserved_end = MIN (self->reserved_end, st.st_size);
+    }
+  return TRUE;
+}
+
+/* The journal is open and ends with an intact record: a short write is cut
+ * off before anything is appended after it. */
+static gboolean
+ensure_journal (SmStore *self, GError **error)
+{
+  if (!sm_store_open_journal (self, error))
+    return FALSE;
+  if (self->torn)
+    {
+      if (ftruncate (self->journal_fd, (off_t) self->journal_end) < 0)
+        {
+          sm_store_set_errno_error (error, errno, self->journal_path);
+          g_prefix_error (error, "cannot cut off a torn record: ");
+          return FALSE;
+        }
+      self->torn = FALSE;
+      self->reserved_end = MIN (self->reserved_end, self->journal_end);
+    }
+  return journal_size (self, error);
+}
+
+/* Allocates room for @size more bytes of journal, so that the record's
+ * write(2) cannot fail for want of space: a full disk refuses the change
+ * before it is made. File systems without fallocate(2) are written to
+ * directly (a failure is then known only at the write). */
+static gboolean
+reserve (SmStore *self, gsize size, GError **error)
+{
+  gint64 need = self->journal_end + (gint64) size;
+  struct rlimit limit;
+
+  /* A file-size limit fails the write with EFBIG, whatever is reserved. */
+  if (getrlimit (RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+      && (guint64) need > (guint64) limit.rlim_cur)
+    {
+      sm_store_set_errno_error (error, EFBIG, self->journal_path);
+      return FALSE;
+    }
+  if (self->no_fallocate || need <= self->reserved_end)
+    return TRUE;
+  for (gint64 length = MAX ((gint64) size, SM_JOURNAL_RESERVE);; length = (gint64) size)
+    {
+      if (fallocate (self->journal_fd, FALLOC_FL_KEEP_SIZE, (off_t) self->journal_end,
+                     (off_t) length)
+          == 0)
+        {
+          self->reserved_end = self->journal_end + length;
+          return TRUE;
+        }
+      if (errno == EOPNOTSUPP || errno == ENOSYS)
+        {
+          self->no_fallocate = TRUE;
+          return TRUE;
+        }
+      if (errno != ENOSPC || length == (gint64) size)
+        break;
+    }
+  sm_store_set_errno_error (error, errno, self->journal_path);
+  return FALSE;
+}
+
+static void
+set_storage_error (SmStore *self, GError **error, const GError *cause)
+{
+  g_set_error (error, SM_ERROR, SM_ERROR_STORAGE_FAILED,
+               "the change cannot be made durable in %s: %s; nothing was changed", self->dir,
+               cause->message);
+}
+
+/* Before a change a caller is waiting for: TRUE when its record (at most
+ * @size bytes) can be written, else StorageFailed naming the cause, and the
+ * caller changes nothing. Without a state directory (--no-persist) always
+ * TRUE. */
+gboolean
+sm_store_prepare (SmStore *self, gsize size, GError **error)
+{
+  g_autoptr (GError) cause = NULL;
+
+  g_return_val_if_fail (SM_IS_STORE (self), FALSE);
+
+  g_clear_error (&self->write_error);
+  self->in_change = FALSE;
+  if (self->dir == NULL)
+    return TRUE;
+  if (!ensure_journal (self, &cause) || !reserve (self, size, &cause))
+    {
+      if (!self->write_failed)
+        g_warning ("Refusing changes: %s", cause->message);
+      self->write_failed = TRUE;
+      set_storage_error (self, error, cause);
+      return FALSE;
+    }
+  self->in_change = TRUE;
+  return TRUE;
+}
+
+/* One group commit: the fdatasync(2) of a batch runs in a worker thread,
+ * so that the main loop goes on taking (and writing) the next calls while
+ * the disk works; their replies wait for the next sync. */
+struct _SmStoreSync
+{
+  gatomicrefcount ref;
+  SmStore *store;     /* (unowned) (nullable): main thread only; NULL once it is gone */
+  int fd;             /* (owned) a dup of the journal's: rotation may close that */
+  GPtrArray *held;    /* (owned) the batch's invocations */
+  GError *sync_error; /* (owned) (nullable) a failure known before this sync */
+  int sync_errno;
+  gboolean done;
+  GMutex mutex;
+  GCond cond;
+};
+
+static void
+sync_unref (SmStoreSync *sync)
+{
+  if (!g_atomic_ref_count_dec (&sync->ref))
+    return;
+  g_assert (sync->done && sync->held->len == 0);
+  g_ptr_array_unref (sync->held);
+  g_clear_error (&sync->sync_error);
+  g_mutex_clear (&sync->mutex);
+  g_cond_clear (&sync->cond);
+  g_free (sync);
+}
+
+static void
+answer (SmStore *self, GPtrArray *held, const GError *sync_error)
+{
+  for (guint i = 0; i < held->len; i++)
+    {
+      GDBusMethodInvocation *invocation = g_object_ref (held->pdata[i]);
+
+      if (sync_error == NULL)
+        g_dbus_method_invocation_return_value (invocation, NULL);
+      else
+        g_dbus_method_invocation_return_error (invocation, SM_ERROR, SM_ERROR_STORAGE_FAILED,
+                                               "the change cannot be made durable in %s: %s",
+                                               self->dir, sync_error->message);
+    }
+  g_ptr_array_set_size (held, 0);
+}
+
+static void
+sync_thread (GTask *task G_GNUC_UNUSED,
+             gpointer source G_GNUC_UNUSED,
+             gpointer task_data,
+             GCancellable *cancellable G_GNUC_UNUSED)
+{
+  SmStoreSync *sync = task_data;
+  int saved_errno = 0;
+
+  if (sync->fd >= 0 && fdatasync (sync->fd) < 0)
+    saved_errno = errno;
+  g_mutex_lock (&sync->mutex);
+  sync->sync_errno = saved_errno;
+  sync->done = TRUE;
+  g_cond_broadcast (&sync->cond);
+  g_mutex_unlock (&sync->mutex);
+}
+
+static void schedule_commit (SmStore *self);
+
+/* On the main thread: the batch is durable (or not); answer it. */
+static void
+sync_finish (SmStore *self, SmStoreSync *sync)
+{
+  g_mutex_lock (&sync->mutex);
+  while (!sync->done)
+    g_cond_wait (&sync->cond, &sync->mutex);
+  g_mutex_unlock (&sync->mutex);
+  if (sync->fd >= 0)
+    close (sync->fd);
+  sync->fd = -1;
+  sync->store = NULL;
+  self->syncing = NULL;
+  if (sync->sync_errno != 0 && sync->sync_error == NULL)
+    {
+      sm_store_set_errno_error (&sync->sync_error, sync->sync_errno, self->journal_path);
+      g_prefix_error (&sync->sync_error, "cannot sync: ");
+      g_warning ("%s; the changes of this moment are refused, a full snapshot follows once "
+                 "writing works",
+                 sync->sync_error->message);
+      self->behind = TRUE;
+    }
+  answer (self, sync->held, sync->sync_error);
+}
+
+static void
+on_sync_done (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
+{
+  SmStoreSync *sync = g_task_get_task_data (G_TASK (result));
+  SmStore *self = sync->store;
+
+  (void) user_data;
+  if (self == NULL)
+    return;
+  sync_finish (self, sync);
+  if (self->unsynced || self->held->len > 0)
+    schedule_commit (self);
+}
+
+/* Starts syncing what was written, for the replies held until now. */
+static void
+commit_start (SmStore *self)
+{
+  g_autoptr (GTask) task = NULL;
+  SmStoreSync *sync;
+
+  /* The iteration's changes are over. */
+  self->in_change = FALSE;
+  if (self->syncing != NULL || (self->held->len == 0 && !self->unsynced))
+    return;
+  if (!self->unsynced || self->journal_fd < 0)
+    {
+      /* Nothing left to sync (a rotation synced it): answer at once. */
+      g_autoptr (GError) sync_error = g_steal_pointer (&self->sync_error);
+
+      self->unsynced = FALSE;
+      answer (self, self->held, sync_error);
+      return;
+    }
+  sync = g_new0 (SmStoreSync, 1);
+  g_atomic_ref_count_init (&sync->ref);
+  g_mutex_init (&sync->mutex);
+  g_cond_init (&sync->cond);
+  sync->store = self;
+  sync->fd = dup (self->journal_fd);
+  sync->held = g_steal_pointer (&self->held);
+  self->held = g_ptr_array_new_with_free_func (g_object_unref);
+  sync->sync_error = g_steal_pointer (&self->sync_error);
+  self->unsynced = FALSE;
+  self->syncing = sync;
+  if (sync->fd < 0)
+    {
+      sync->sync_errno = errno;
+      sync->done = TRUE;
+      sync_finish (self, sync);
+      sync_unref (sync);
+      return;
+    }
+  task = g_task_new (NULL, NULL, on_sync_done, NULL);
+  g_task_set_name (task, "[sm-store] sync");
+  g_task_set_task_data (task, sync, (GDestroyNotify) sync_unref);
+  g_task_run_in_thread (task, sync_thread);
+}
+
+static gboolean
+on_commit (gpointer user_data)
+{
+  SmStore *self = SM_STORE (user_data);
+
+  self->commit_id = 0;
+  commit_start (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Syncs what was written and answers every reply held, before returning
+ * (at finalization, and in tests). The daemon's commits run from a source
+ * at default priority once per main-loop iteration, so that under load
+ * they run between the method calls and cannot be starved. */
+void
+sm_store_commit (SmStore *self)
+{
+  g_autoptr (GError) sync_error = NULL;
+
+  g_return_if_fail (SM_IS_STORE (self));
+
+  g_clear_handle_id (&self->commit_id, g_source_remove);
+  if (self->syncing != NULL)
+    sync_finish (self, self->syncing);
+  sync_journal (self);
+  sync_error = g_steal_pointer (&self->sync_error);
+  answer (self, self->held, sync_error);
+}
+
+static void
+schedule_commit (SmStore *self)
+{
+  if (self->commit_id == 0)
+    {
+      self->commit_id = g_idle_add_full (G_PRIORITY_DEFAULT, on_commit, self, NULL);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->commit_id),
+                                "[sm-store] commit");
+    }
+}
+
+/* After the change: answers @invocation (a method without out arguments;
+ * taken over, as a handler does) once the change is durable, or with
+ * StorageFailed when its record could not be written. */
+void
+sm_store_complete (SmStore *self, GDBusMethodInvocation *invocation)
+{
+  g_return_if_fail (SM_IS_STORE (self));
+
+  self->in_change = FALSE;
+  if (self->write_error != NULL)
+    {
+      g_autoptr (GError) cause = g_steal_pointer (&self->write_error);
+
+      g_dbus_method_invocation_return_error (invocation, SM_ERROR, SM_ERROR_STORAGE_FAILED,
+                                             "the change cannot be made durable in %s: %s",
+                                             self->dir, cause->message);
+      return;
+    }
+  if (!self->unsynced && self->commit_id == 0)
+    {
+      g_dbus_method_invocation_return_value (invocation, NULL);
+      return;
+    }
+  g_ptr_array_add (self->held, invocation);
+  schedule_commit (self);
+}
+
+/* Appends one record; a short write is cut off at once (or before the next
+ * append, if that fails too). */
+static gboolean
+append_record (SmStore *self, GString *line, GError **error)
+{
+  if (!ensure_journal (self, error))
+    return FALSE;
+  if (self->need_newline)
+    {
+      if (!sm_store_write_all (self->journal_fd, "\n", 1, error))
+        {
+          g_prefix_error (error, "%s: ", self->journal_path);
+          return FALSE;
+        }
+      self->need_newline = FALSE;
+      self->journal_end++;
+    }
+  if (!sm_store_write_all (self->journal_fd, line->str, line->len, error))
+    {
+      g_prefix_error (error, "%s: ", self->journal_path);
+      self->torn = TRUE;
+      ensure_journal (self, NULL);
+      return FALSE;
+    }
+  self->journal_end += (gint64) line->len;
+  self->unsynced = TRUE;
+  schedule_commit (self);
+  return TRUE;
+}
+
+/* Writes the entry's new state (or its removal) to the journal when the
+ * model changed; it is synced before the change's caller is answered. */
 static void
 on_model_changed (GObject *model, const char *id, SmStoreSection *section)
 {
@@ -171,6 +638,7 @@ on_model_changed (GObject *model, const char *id, SmStoreSection *section)
   g_autoptr (GVariant) entry = NULL;
   g_autoptr (GError) error = NULL;
   GString *line = self->line;
+  gsize json_start;
 
   if (self->loading)
     return;
@@ -187,10 +655,11 @@ on_model_changed (GObject *model, const char *id, SmStoreSection *section)
   else
     g_hash_table_remove (section->ids, id);
 
-  if (self->journal_fd < 0)
+  if (self->dir == NULL)
     return;
 
   g_string_truncate (line, 0);
+  json_start = line->len;
   g_string_append (line, "{\"section\":");
   sm_store_append_json_string (line, section->name);
   g_string_append (line, ",\"id\":");
@@ -200,20 +669,35 @@ on_model_changed (GObject *model, const char *id, SmStoreSection *section)
     sm_store_append_entry (line, entry, self->scratch);
   else
     g_string_append (line, "null");
-  g_string_append (line, "}\n");
+  g_string_append (line, "}");
+  sm_store_frame_record (line, json_start);
 
-  if (!sm_store_write_all (self->journal_fd, line->str, line->len, &error))
+  if (!append_record (self, line, &error))
     {
       if (!self->write_failed)
-        g_warning ("Cannot append to %s: %s; recent changes may not survive a restart",
-                   self->journal_path, error->message);
+        g_warning ("Cannot write to the journal: %s; %s", error->message,
+                   self->in_change ? "the change is refused"
+                                   : "a full snapshot is written once writing works again");
       self->write_failed = TRUE;
+      /* The model holds what the file does not: a snapshot catches up. */
+      self->behind = TRUE;
+      if (self->in_change && self->write_error == NULL)
+        self->write_error = g_steal_pointer (&error);
       return;
     }
+  if (self->write_failed)
+    g_message ("Writing to %s works again", self->journal_path);
   self->write_failed = FALSE;
 
-  if (++self->journal_lines > self->compact_after)
-    sm_store_compact_start (self);
+  if (++self->journal_lines > self->compact_after || (self->behind && self->job == NULL))
+    {
+      /* The rotation must not carry unsynced records away from the fd
+       * that syncs them. */
+      sync_journal (self);
+      sm_store_compact_start (self);
+      if (self->job != NULL)
+        self->behind = FALSE;
+    }
 }
 
 gboolean

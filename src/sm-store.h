@@ -15,7 +15,17 @@ G_BEGIN_DECLS
  * The store knows no model: each one is a named section of entries (a{sv},
  * kept with their exact GVariant types as serialized bytes in base64)
  * reached through two callbacks (get one, restore one), and its "changed" (id) signal says what
- * to write. A section without an id key holds at most one entry. */
+ * to write. A section without an id key holds at most one entry.
+ *
+ * Acknowledged means on disk. A D-Bus call that changes state goes
+ * sm_store_prepare() (the journal is open, a torn record cut off, room for
+ * the record reserved: else StorageFailed before anything changes), the
+ * model's change (its record is written at once), sm_store_complete(): the
+ * reply is held until one fdatasync(2) at the end of the main-loop iteration
+ * has made every record of the iteration durable (group commit). Changes
+ * the daemon makes itself (expiry, warnings sent, presence ticks) are never
+ * refused: when one cannot be written the store is "behind" and writes a
+ * whole snapshot as soon as writing works again. */
 
 #define SM_STORE_VERSION 1
 
@@ -38,6 +48,10 @@ void sm_store_load (SmStore *self);
 gboolean sm_store_load_data (SmStore *self, const char *data, gsize length, GError **error);
 gboolean sm_store_compact (SmStore *self, GError **error);
 void sm_store_wait (SmStore *self);
+
+gboolean sm_store_prepare (SmStore *self, gsize size, GError **error);
+void sm_store_complete (SmStore *self, GDBusMethodInvocation *invocation);
+void sm_store_commit (SmStore *self);
 
 gboolean sm_store_is_writable (SmStore *self);
 const char *sm_store_get_path (SmStore *self);

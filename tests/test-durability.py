@@ -14,6 +14,7 @@ from gi.repository import Gio, GLib
 import smtest
 
 HOUR = 3600 * 1000
+STORAGE_FAILED = 'org.musig2.SessionMonitor1.Error.StorageFailed'
 
 
 def metadata_of_every_type():
@@ -213,23 +214,46 @@ class DurabilityTest(smtest.DaemonTestCase):
         self.stop_daemon(signal.SIGKILL)
         with open(journal, 'rb') as f:
             good = f.read()
-        damaged = b'{"section": 5}\n' + good
+        # Damaged records (not JSON, a bad checksum, a wrong length, NUL
+        # bytes) are skipped one by one: every intact record after them is
+        # still replayed, and the file stays where it is.
+        record = next(line for line in good.split(b'\n') if b'"second"' in line)
+        crc, length, text = record.split(b' ', 2)
+        damaged = (b'{"section": 5}\n'
+                   + b'00000000 ' + length + b' ' + text.replace(b'second', b'badcrc') + b'\n'
+                   + crc + b' 3 ' + text.replace(b'second', b'badlen') + b'\n'
+                   + b'\0' * 100 + b'\n' + good)
         with open(journal, 'wb') as f:
             f.write(damaged)
         self.start_daemon()
-        self.check_moved_aside('state.journal', damaged)
-        self.assertEqual(list(self.get_sessions()), ['kept'])
+        self.assertEqual(sorted(self.get_sessions()), ['kept', 'second'])
+        self.assertEqual(glob.glob(journal + '.corrupt-*'), [])
+        log = self.read_log()
+        self.assertIn('skipped 4 damaged records', log)
+        self.assertIn('checksum mismatch', log)
+        self.assertIn('its header says 3', log)
 
     def test_unwritable_state_directory(self):
+        """A state directory that cannot be made: the daemon says so at start,
+        serves reads, and refuses changes rather than acknowledge what a
+        restart would lose."""
         self.stop_daemon()
         blocker = os.path.join(self.state_home, 'a-file')
         with open(blocker, 'w') as f:
             f.write('not a directory')
         self.start_daemon(extra_args=['--state-dir', os.path.join(blocker, 'sub')])
-        self.register_session('memory', smtest.now_ms() + HOUR)
-        self.assertEqual(list(self.get_sessions()), ['memory'])
+        self.assertDBusError(STORAGE_FAILED, 'RegisterSession', 'sxa{sv}', 'memory',
+                             smtest.now_ms() + HOUR, {}, contains='Not a directory')
+        self.assertEqual(self.get_sessions(), {})
         self.assertIn('Cannot create the state directory', self.read_log())
+        self.assertIn('refused', self.read_log())
         self.assertIn(os.path.join(blocker, 'sub'), self.read_log())
+        # Writes resume by themselves once the directory can be made.
+        os.unlink(blocker)
+        self.register_session('later', smtest.now_ms() + HOUR)
+        self.stop_daemon(signal.SIGKILL)
+        self.start_daemon(extra_args=['--state-dir', os.path.join(blocker, 'sub')])
+        self.assertEqual(list(self.get_sessions()), ['later'])
 
     def test_state_dir_option_and_future_timestamps(self):
         self.stop_daemon()

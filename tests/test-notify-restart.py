@@ -46,7 +46,8 @@ class TestNotifyRestart(notifytest.NotifyTestCase):
         try:
             with open(os.path.join(self.state_dir(), 'state.journal'), encoding='utf-8') as f:
                 for line in f:
-                    change = json.loads(line)
+                    # "<crc32c> <length> <json>" (older daemons: the JSON alone)
+                    change = json.loads(line if line.startswith('{') else line.split(' ', 2)[2])
                     if change['section'] == 'notifications':
                         saved = self.parse_entry(change['entry']) if change['entry'] else {}
         except FileNotFoundError:

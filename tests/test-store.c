@@ -6,10 +6,15 @@
 #include "sm-requests.h"
 #include "sm-scheduler.h"
 #include "sm-sessions.h"
+#include "sm-error.h"
+#include "sm-store-codec.h"
 #include "sm-store-models.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #define NOW ((gint64) 1700000000000)
 #define HOUR ((gint64) 3600000)
@@ -650,6 +655,206 @@ test_invalid_entries_are_dropped (void)
   models_clear (&m);
 }
 
+/* CRC-32C's check value, and records that are recognized as damaged. */
+static void
+test_record_framing (void)
+{
+  g_autoptr (GString) out = g_string_new ("prefix");
+  g_autoptr (GError) error = NULL;
+  const char *json;
+  static const char *const damaged[] = {
+    "",
+    "e3069283",
+    "e3069283 9",
+    "e3069283 9 12345678",
+    "e3069283 9 1234567890",
+    "e3069283  123456789",
+    "e306928 9 123456789",
+    "e3069284 9 123456789",
+    "zz069283 9 123456789",
+    "e3069283 99999999999999999999999 123456789",
+    "[1]",
+  };
+
+  g_assert_cmphex (sm_store_crc32c (0, "123456789", 9), ==, 0xE3069283);
+  g_assert_cmphex (sm_store_crc32c (0, "", 0), ==, 0);
+
+  g_string_append (out, "{\"a\":1}");
+  sm_store_frame_record (out, strlen ("prefix"));
+  g_assert_true (g_str_has_prefix (out->str, "prefix"));
+  g_assert_true (g_str_has_suffix (out->str, " 7 {\"a\":1}\n"));
+  json = sm_store_unframe_record (out->str + 6, out->len - 7, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json, ==, "{\"a\":1}\n");
+
+  json = sm_store_unframe_record ("e3069283 9 123456789", 20, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json, ==, "123456789");
+  /* The previous format: plain JSON, taken as it is. */
+  json = sm_store_unframe_record ("{\"section\":\"s\"}", 15, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json, ==, "{\"section\":\"s\"}");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (damaged); i++)
+    {
+      g_assert_null (sm_store_unframe_record (damaged[i], strlen (damaged[i]), &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+      g_clear_error (&error);
+    }
+}
+
+static char *
+read_journal (const char *dir)
+{
+  g_autofree char *journal = g_build_filename (dir, "state.journal", NULL);
+  char *contents = NULL;
+
+  g_assert_true (g_file_get_contents (journal, &contents, NULL, NULL));
+  return contents;
+}
+
+static void
+write_journal (const char *dir, const char *contents)
+{
+  g_autofree char *journal = g_build_filename (dir, "state.journal", NULL);
+
+  g_assert_true (g_file_set_contents (journal, contents, -1, NULL));
+}
+
+/* A damaged record in the middle costs that record only; records of the
+ * previous format (plain JSON lines) still load. */
+static void
+test_journal_damage_in_the_middle (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sm-store-XXXXXX", NULL);
+  g_autofree char *contents = NULL;
+  g_autofree char *summary = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GString) damaged = g_string_new (NULL);
+  Models m = { 0 };
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  sm_store_wait (m.store);
+  register_session (&m, "a", NOW + HOUR);
+  register_session (&m, "b", NOW + 2 * HOUR);
+  register_session (&m, "c", NOW + 3 * HOUR);
+  models_clear (&m);
+
+  contents = read_journal (dir);
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 4);
+  /* a intact; b with a flipped byte; c as the previous version wrote it
+   * (plain JSON); then a torn fragment. */
+  g_string_append_printf (damaged, "%s\n", lines[0]);
+  lines[1][strlen (lines[1]) - 5] ^= 1;
+  g_string_append_printf (damaged, "%s\n", lines[1]);
+  g_string_append_printf (damaged, "%s\n", strchr (strchr (lines[2], ' ') + 1, ' ') + 1);
+  g_string_append (damaged, "1234abcd 900 {\"section\":\"sessions\",\"id\":\"d\"");
+  write_journal (dir, damaged->str);
+
+  models_init (&m, dir, NOW);
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*record 2 is damaged*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_MESSAGE, "*dropping an unfinished last*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*skipped 1 damaged records*");
+  sm_store_load (m.store);
+  g_test_assert_expected_messages ();
+  summary = sessions_summary (&m);
+  g_assert_cmpstr (summary, ==, "a=3600000 c=10800000");
+  models_clear (&m);
+  remove_tree (dir);
+}
+
+/* The store refuses a change it cannot write (before the change is made),
+ * and takes it again as soon as the journal can be opened: no restart. */
+static void
+test_prepare_refuses_and_recovers (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sm-store-XXXXXX", NULL);
+  g_autofree char *journal = g_build_filename (dir, "state.journal", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SmStore) memory = sm_store_new (NULL);
+  Models m = { 0 };
+
+  g_assert_true (sm_store_prepare (memory, 100, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (g_mkdir (journal, 0700), ==, 0);
+  models_init (&m, dir, NOW);
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Cannot read*state.journal*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*changes are refused*");
+  sm_store_load (m.store);
+  g_test_assert_expected_messages ();
+  g_assert_false (sm_store_is_writable (m.store));
+
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Refusing changes*state.journal*");
+  g_assert_false (sm_store_prepare (m.store, 100, &error));
+  g_test_assert_expected_messages ();
+  g_assert_error (error, SM_ERROR, SM_ERROR_STORAGE_FAILED);
+  g_assert_nonnull (strstr (error->message, "state.journal"));
+  g_clear_error (&error);
+  /* Logged once, not per call. */
+  g_assert_false (sm_store_prepare (m.store, 100, &error));
+  g_clear_error (&error);
+
+  g_assert_cmpint (g_rmdir (journal), ==, 0);
+  g_assert_true (sm_store_prepare (m.store, 100, &error));
+  g_assert_no_error (error);
+  g_assert_true (sm_store_is_writable (m.store));
+  register_session (&m, "a", NOW + HOUR);
+  sm_store_commit (m.store);
+  models_clear (&m);
+  g_assert_cmpuint (count_lines (journal), ==, 1);
+  remove_tree (dir);
+}
+
+/* A write cut short (here by RLIMIT_FSIZE) is cut off the journal at once,
+ * so the next record is not appended onto it; the change the daemon made
+ * itself is not lost: the store is behind and writes a whole snapshot as
+ * soon as writing works. */
+static void
+test_short_write_truncated (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sm-store-XXXXXX", NULL);
+  g_autofree char *journal = g_build_filename (dir, "state.journal", NULL);
+  g_autofree char *summary = NULL;
+  struct rlimit saved, limit;
+  struct stat before, after;
+  Models m = { 0 };
+
+  signal (SIGXFSZ, SIG_IGN);
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  sm_store_wait (m.store);
+  register_session (&m, "a", NOW + HOUR);
+  g_assert_cmpint (g_stat (journal, &before), ==, 0);
+
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  limit = saved;
+  limit.rlim_cur = (rlim_t) before.st_size + 50;
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limit), ==, 0);
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Cannot write to the journal*");
+  register_session (&m, "b", NOW + 2 * HOUR);
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  g_assert_cmpint (g_stat (journal, &after), ==, 0);
+  g_assert_cmpint (after.st_size, ==, before.st_size);
+
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_MESSAGE, "*works again*");
+  register_session (&m, "c", NOW + 3 * HOUR);
+  g_test_assert_expected_messages ();
+  sm_store_wait (m.store);
+  sm_store_commit (m.store);
+  models_clear (&m);
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  summary = sessions_summary (&m);
+  g_assert_cmpstr (summary, ==, "a=3600000 b=7200000 c=10800000");
+  models_clear (&m);
+  remove_tree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -667,5 +872,9 @@ main (int argc, char **argv)
   g_test_add_func ("/store/changes-during-compaction", test_changes_during_compaction);
   g_test_add_func ("/store/bad-snapshots", test_bad_snapshots);
   g_test_add_func ("/store/invalid-entries-dropped", test_invalid_entries_are_dropped);
+  g_test_add_func ("/store/record-framing", test_record_framing);
+  g_test_add_func ("/store/journal-damage-in-the-middle", test_journal_damage_in_the_middle);
+  g_test_add_func ("/store/prepare-refuses-and-recovers", test_prepare_refuses_and_recovers);
+  g_test_add_func ("/store/short-write-truncated", test_short_write_truncated);
   return g_test_run ();
 }
