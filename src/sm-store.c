@@ -60,7 +60,7 @@ sm_store_init (SmStore *self)
   self->line = g_string_sized_new (1024);
   self->scratch = g_byte_array_sized_new (1024);
   self->journal_fd = -1;
-  self->compact_after = SM_JOURNAL_MIN_COMPACT;
+  self->compact_after = SM_JOURNAL_MIN_COMPACT_BYTES;
 }
 
 /* @dir NULL: nothing is read or written (the daemon's --no-persist). */
@@ -144,8 +144,9 @@ sm_store_open_journal (SmStore *self, GError **error)
 {
   if (self->journal_fd >= 0)
     return TRUE;
-  self->journal_fd =
-      g_open (self->journal_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
+  self->journal_fd = g_open (self->journal_path,
+                             O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+                             S_IRUSR | S_IWUSR);
   if (self->journal_fd < 0)
     {
       sm_store_set_errno_error (error, errno, self->journal_path);
@@ -212,8 +213,7 @@ on_model_changed (GObject *model, const char *id, SmStoreSection *section)
     }
   self->write_failed = FALSE;
 
-  if (++self->journal_lines > self->compact_after)
-    sm_store_compact_start (self);
+  sm_store_compact_note_append (self, line->len);
 }
 
 gboolean
