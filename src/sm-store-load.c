@@ -416,6 +416,23 @@ set_aside_rejected (SmStore *self, GString *rejected)
     g_message ("Set the refused entries aside in %s", path);
 }
 
+/* Appends a refused entry to its section's part of the set-aside file. */
+static void
+reject_entry (SmStore *self,
+              GString *text,
+              SmStoreSection *section,
+              const char *id,
+              GVariant *entry)
+{
+  if (section->id_key != NULL)
+    {
+      g_string_append (text, text->len > 0 ? ",\n" : "\n");
+      sm_store_append_json_string (text, id);
+      g_string_append_c (text, ':');
+    }
+  sm_store_append_entry (text, entry, self->scratch);
+}
+
 /* Hands every pending entry to its model, which checks it as the API
  * checks a call; an entry the model refuses is dropped (the next snapshot
  * forgets it), said so and set aside. */
@@ -423,6 +440,7 @@ static void
 restore_pending (SmStore *self)
 {
   g_autoptr (GString) rejected = NULL;
+  g_autoptr (GString) text = g_string_new (NULL);
 
   self->loading = TRUE;
   for (guint i = 0; i < self->sections->len; i++)
@@ -431,6 +449,7 @@ restore_pending (SmStore *self)
       GHashTableIter iter;
       gpointer id, entry;
 
+      g_string_truncate (text, 0);
       g_hash_table_iter_init (&iter, section->pending);
       while (g_hash_table_iter_next (&iter, &id, &entry))
         {
@@ -441,20 +460,7 @@ restore_pending (SmStore *self)
             {
               g_warning ("Dropping %s entry \"%s\" from the saved state: %s", section->name,
                          (const char *) id, error->message);
-              if (rejected == NULL)
-                rejected = g_string_new ("{\"version\":" G_STRINGIFY (SM_STORE_VERSION));
-              g_string_append (rejected, ",\n");
-              sm_store_append_json_string (rejected, section->name);
-              g_string_append_c (rejected, ':');
-              if (section->id_key != NULL)
-                {
-                  g_string_append_c (rejected, '{');
-                  sm_store_append_json_string (rejected, id);
-                  g_string_append_c (rejected, ':');
-                }
-              sm_store_append_entry (rejected, entry, self->scratch);
-              if (section->id_key != NULL)
-                g_string_append_c (rejected, '}');
+              reject_entry (self, text, section, id, entry);
               continue;
             }
           /* The model knows it by the id inside, whatever the file's key. */
@@ -463,6 +469,17 @@ restore_pending (SmStore *self)
           g_hash_table_add (section->ids, g_ref_string_new (model_id));
         }
       g_hash_table_remove_all (section->pending);
+      if (text->len == 0)
+        continue;
+      if (rejected == NULL)
+        rejected = g_string_new ("{\"version\":" G_STRINGIFY (SM_STORE_VERSION));
+      g_string_append (rejected, ",\n");
+      sm_store_append_json_string (rejected, section->name);
+      g_string_append_c (rejected, ':');
+      if (section->id_key != NULL)
+        g_string_append_printf (rejected, "{%s}", text->str);
+      else
+        g_string_append_len (rejected, text->str, (gssize) text->len);
     }
   self->loading = FALSE;
   if (rejected != NULL && self->dir != NULL)
