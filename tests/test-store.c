@@ -10,6 +10,8 @@
 
 #include <glib/gstdio.h>
 #include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define NOW ((gint64) 1700000000000)
 #define HOUR ((gint64) 3600000)
@@ -696,6 +698,138 @@ test_invalid_entries_are_dropped (void)
   models_clear (&m);
 }
 
+/* Entries a hand-made file holds that the API would refuse: each is
+ * refused (and set aside in a file of the snapshot's format), the rest
+ * load. */
+static void
+test_restore_out_of_range (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sm-store-XXXXXX", NULL);
+  g_autofree char *snapshot = g_build_filename (dir, "state.json", NULL);
+  g_autofree char *data = g_strdup_printf (
+      "{\"version\": 1, \"sessions\": {"
+      "\"ok\": \"{'session-id': <'ok'>, 'expires-at': <int64 %" G_GINT64_FORMAT ">, "
+      "'registered-at': <int64 %" G_GINT64_FORMAT ">}\","
+      "\"neg\": \"{'session-id': <'neg'>, 'expires-at': <int64 %" G_GINT64_FORMAT ">, "
+      "'registered-at': <int64 -1>}\","
+      "\"far\": \"{'session-id': <'far'>, 'expires-at': <int64 %" G_GINT64_FORMAT ">}\","
+      "\"late\": \"{'session-id': <'late'>, 'expires-at': <int64 %" G_GINT64_FORMAT ">, "
+      "'registered-at': <int64 %" G_GINT64_FORMAT ">}\"},"
+      "\"requests\": {\"r\": \"{'request-id': <'r'>, 'session-id': <'ok'>, "
+      "'from-peer-id': <'p'>, 'expires-at': <int64 %" G_GINT64_FORMAT ">}\"},"
+      "\"presence\": \"{'wallet-address': <'w'>, 'ttl': <int64 60000>, "
+      "'last-refresh': <int64 -5>, 'next-refresh-at': <int64 0>, 'owner': <':1.1'>}\"}",
+      NOW + HOUR, NOW - HOUR, NOW + HOUR, NOW + 400 * 24 * HOUR, NOW + 400 * 24 * HOUR,
+      NOW + 399 * 24 * HOUR, NOW + 31 * 24 * HOUR);
+  g_autoptr (GDir) d = NULL;
+  const char *name;
+  guint rejected_files = 0;
+  Models m = { 0 };
+
+  g_assert_true (g_file_set_contents (snapshot, data, -1, NULL));
+  models_init (&m, dir, NOW);
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Dropping *");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Dropping *");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Dropping *");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Dropping *");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Dropping presence*last-refresh*");
+  sm_store_load (m.store);
+  g_test_assert_expected_messages ();
+  g_assert_nonnull (sm_sessions_lookup (m.sessions, "ok"));
+  g_assert_cmpuint (sm_sessions_get_count (m.sessions), ==, 1);
+  g_assert_cmpuint (sm_requests_get_count (m.requests), ==, 0);
+  g_assert_false (sm_presence_is_configured (m.presence));
+  sm_store_wait (m.store);
+  models_clear (&m);
+
+  d = g_dir_open (dir, 0, NULL);
+  while ((name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_prefix (name, "state.json.rejected-"))
+      {
+        g_autofree char *path = g_build_filename (dir, name, NULL);
+        g_autofree char *contents = NULL;
+        gsize length;
+        Models again = { 0 };
+
+        rejected_files++;
+        g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+        /* In the snapshot's format, all of them, and refused again. */
+        models_init (&again, NULL, NOW);
+        for (guint i = 0; i < 5; i++)
+          g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Dropping *");
+        g_assert_true (sm_store_load_data (again.store, contents, length, NULL));
+        g_test_assert_expected_messages ();
+        models_clear (&again);
+      }
+  g_assert_cmpuint (rejected_files, ==, 1);
+  remove_tree (dir);
+}
+
+/* Only regular files are read: a FIFO is never waited on, a symbolic link
+ * never followed; both are set aside. Temporary snapshots a kill -9 left
+ * are removed; set-aside names never collide. */
+static void
+test_not_regular_files (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sm-store-XXXXXX", NULL);
+  g_autofree char *snapshot = g_build_filename (dir, "state.json", NULL);
+  g_autofree char *journal = g_build_filename (dir, "state.journal", NULL);
+  g_autofree char *target = g_build_filename (dir, "target", NULL);
+  g_autofree char *tmp = g_build_filename (dir, "state.json.tmp-a1B2c3", NULL);
+  g_autofree char *legacy = g_build_filename (dir, "state.json.Z9y8X7", NULL);
+  g_autofree char *keep = g_build_filename (dir, "state.json.keep-me", NULL);
+  g_autoptr (GDir) d = NULL;
+  const char *name;
+  guint snapshot_asides = 0, journal_asides = 0;
+  GStatBuf st;
+  Models m = { 0 };
+
+  /* A FIFO at the journal, a dangling link at the snapshot. */
+  g_assert_cmpint (mkfifo (journal, 0600), ==, 0);
+  g_assert_cmpint (symlink (target, snapshot), ==, 0);
+  g_assert_true (g_file_set_contents (tmp, "{\"version\"", -1, NULL));
+  g_assert_true (g_file_set_contents (legacy, "{", -1, NULL));
+  g_assert_true (g_file_set_contents (keep, "mine", -1, NULL));
+  models_init (&m, dir, NOW);
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_MESSAGE, "*Removed the unfinished snapshot*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_MESSAGE, "*Removed the unfinished snapshot*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*is not a regular file*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_MESSAGE, "*Moved the journal*");
+  sm_store_load (m.store);
+  g_test_assert_expected_messages ();
+  register_session (&m, "a", NOW + HOUR);
+  sm_store_wait (m.store);
+  models_clear (&m);
+  g_assert_false (g_file_test (target, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (tmp, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (legacy, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (keep, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (g_lstat (journal, &st), ==, 0);
+  g_assert_true (S_ISREG (st.st_mode));
+
+  /* Twice more in the same second: three snapshots set aside. */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_true (g_file_set_contents (snapshot, "{", -1, NULL));
+      models_init (&m, dir, NOW);
+      g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*unusable*");
+      g_test_expect_message ("sm-store", G_LOG_LEVEL_MESSAGE, "*Moved the journal*");
+      sm_store_load (m.store);
+      g_test_assert_expected_messages ();
+      sm_store_wait (m.store);
+      models_clear (&m);
+    }
+  d = g_dir_open (dir, 0, NULL);
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      snapshot_asides += g_str_has_prefix (name, "state.json.corrupt-");
+      journal_asides += g_str_has_prefix (name, "state.journal.corrupt-");
+    }
+  g_assert_cmpuint (snapshot_asides, ==, 3);
+  g_assert_cmpuint (journal_asides, >=, 3);
+  remove_tree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -713,5 +847,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/changes-during-compaction", test_changes_during_compaction);
   g_test_add_func ("/store/bad-snapshots", test_bad_snapshots);
   g_test_add_func ("/store/invalid-entries-dropped", test_invalid_entries_are_dropped);
+  g_test_add_func ("/store/restore-out-of-range", test_restore_out_of_range);
+  g_test_add_func ("/store/not-regular-files", test_not_regular_files);
   return g_test_run ();
 }
