@@ -495,8 +495,12 @@ sm_store_compact_note_append (SmStore *self, gsize bytes)
     return;
   if (self->job != NULL)
     {
-      g_debug ("The journal outgrew the snapshot being written; waiting for it");
+      gint64 start = g_get_monotonic_time ();
+
       sm_store_wait (self);
+      g_debug ("The journal outgrew the snapshot being written: waited %" G_GINT64_FORMAT
+               " ms for it",
+               (g_get_monotonic_time () - start) / 1000);
       if (self->journal_bytes < self->compact_after)
         return;
     }
