@@ -32,6 +32,7 @@ O_CREAT = 0o100
 O_TRUNC = 0o1000
 O_APPEND = 0o2000
 O_DIRECTORY = 0o200000
+O_DSYNC = 0o10000  # (O_SYNC includes it)
 
 
 class Disk:
@@ -44,7 +45,7 @@ class Disk:
         self.durable_names = {}  # path -> inode, as of the last directory sync
         self.data = {}           # inode -> bytearray
         self.durable = {}        # inode -> bytes, as of its last sync
-        self.fds = {}            # fd -> [inode or 'dir', position, append, path]
+        self.fds = {}            # fd -> [inode or 'dir', position, append, path, dsync]
         self.next_inode = 0
 
     def apply(self, op):
@@ -52,7 +53,7 @@ class Disk:
         if kind == 'open':
             fd, path, flags = int(args[0]), bytes.fromhex(args[1]).decode(), int(args[2])
             if path == self.directory or flags & O_DIRECTORY:
-                self.fds[fd] = ['dir', 0, False, path]
+                self.fds[fd] = ['dir', 0, False, path, False]
                 return
             if path not in self.names:
                 assert flags & O_CREAT, 'opened %s, which the log never created' % path
@@ -62,7 +63,7 @@ class Disk:
             inode = self.names[path]
             if flags & O_TRUNC:
                 del self.data[inode][:]
-            self.fds[fd] = [inode, 0, bool(flags & O_APPEND), path]
+            self.fds[fd] = [inode, 0, bool(flags & O_APPEND), path, bool(flags & O_DSYNC)]
         elif kind == 'write':
             fd, offset, hexdata = int(args[0]), int(args[1]), args[2]
             data = b'' if hexdata == '-' else bytes.fromhex(hexdata)
@@ -74,7 +75,8 @@ class Disk:
             if len(buf) < offset:
                 buf.extend(b'\0' * (offset - len(buf)))
             buf[offset:offset + len(data)] = data
-            if self.trust_journal_writes and os.path.basename(entry[3]).startswith(
+            # An O_DSYNC/O_SYNC write returns once its data is on disk.
+            if entry[4] or self.trust_journal_writes and os.path.basename(entry[3]).startswith(
                     'state.journal'):
                 self.durable[entry[0]] = bytes(buf)
         elif kind == 'lseek':
