@@ -168,3 +168,28 @@ sm_check_expires_at (const char *arg_name, gint64 expires_at, gint64 now_ms, GEr
     }
   return TRUE;
 }
+
+/* A time stamp read back from the state file: a Unix time no earlier than
+ * 0 (0 is "never" where a time may be absent) and at most 30 days after
+ * now, the window of the API itself; later than now is a clock set back,
+ * which the caller clamps. */
+gboolean
+sm_check_saved_time (const char *arg_name, gint64 time_ms, gint64 now_ms, GError **error)
+{
+  if (time_ms < 0)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "%s: must be a Unix time in milliseconds, got %" G_GINT64_FORMAT, arg_name,
+                   time_ms);
+      return FALSE;
+    }
+  if (time_ms > now_ms && time_ms - now_ms > SM_MAX_AHEAD_MS)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "%s: is %" G_GINT64_FORMAT " ms ahead, at most 30 days (%" G_GINT64_FORMAT
+                   " ms) are allowed",
+                   arg_name, time_ms - now_ms, SM_MAX_AHEAD_MS);
+      return FALSE;
+    }
+  return TRUE;
+}

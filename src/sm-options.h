@@ -45,5 +45,6 @@ gboolean sm_check_expires_at (const char *arg_name,
                               gint64 expires_at,
                               gint64 now_ms,
                               GError **error);
+gboolean sm_check_saved_time (const char *arg_name, gint64 time_ms, gint64 now_ms, GError **error);
 
 G_END_DECLS

@@ -262,6 +262,8 @@ sm_presence_restore (SmPresence *self, GVariant *entry, GError **error)
     }
   if (!sm_check_id ("wallet-address", wallet_address, error) || !check_ttl (ttl, error)
       || !sm_check_text ("owner", owner, 0, SM_ID_MAX_BYTES, error)
+      || !sm_check_saved_time ("last-refresh", last_refresh, now, error)
+      || !sm_check_saved_time ("next-refresh-at", next_refresh_at, now, error)
       || !sm_options_validate (presence_options, G_N_ELEMENTS (presence_options), entry, error))
     return FALSE;
 

@@ -276,9 +276,9 @@ sm_requests_unregister (SmRequests *self,
   return TRUE;
 }
 
-/* Takes back a request saved from sm_request_to_variant(): same checks as a
- * registration except the 30-day window, with a registration time clamped to
- * now (the clock may have been set back). One already expired fires at the
+/* Takes back a request saved from sm_request_to_variant(): the checks of a
+ * registration, made at its registration time (or now, if later), with a
+ * registration time clamped to now (the clock may have been set back). One already expired fires at the
  * scheduler's next dispatch. */
 gboolean
 sm_requests_restore (SmRequests *self, GVariant *entry_variant, GError **error)
@@ -309,7 +309,8 @@ sm_requests_restore (SmRequests *self, GVariant *entry_variant, GError **error)
 
   if (sm_check_id ("request-id", request_id, error) && sm_check_id ("session-id", session_id, error)
       && sm_check_id ("from-peer-id", from_peer_id, error)
-      && sm_check_expires_at ("expires-at", expires_at, expires_at, error)
+      && sm_check_saved_time ("registered-at", registered_at, now, error)
+      && sm_check_expires_at ("expires-at", expires_at, MAX (now, registered_at), error)
       && sm_requests_check_room (self, request_id, error))
     entry = sm_request_entry_new (self, request_id, session_id, from_peer_id, expires_at,
                                   MIN (registered_at, now), values);

@@ -409,9 +409,10 @@ sm_sessions_unregister (SmSessions *self,
   return TRUE;
 }
 
-/* Takes back a session saved from sm_session_to_variant(): same checks as a
- * registration except the 30-day window, with the warnings already sent and
- * a registration time clamped to now (the clock may have been set back). */
+/* Takes back a session saved from sm_session_to_variant(): the checks of a
+ * registration, made at its registration time (or now, if later: see
+ * sm_check_saved_time()), with the warnings already sent and a
+ * registration time clamped to now (the clock may have been set back). */
 gboolean
 sm_sessions_restore (SmSessions *self, GVariant *entry_variant, GError **error)
 {
@@ -437,7 +438,8 @@ sm_sessions_restore (SmSessions *self, GVariant *entry_variant, GError **error)
       values[OPT_REGISTERED_AT] != NULL ? g_variant_get_int64 (values[OPT_REGISTERED_AT]) : now;
 
   if (!sm_check_id ("session-id", session_id, error)
-      || !sm_check_expires_at ("expires-at", expires_at, expires_at, error)
+      || !sm_check_saved_time ("registered-at", registered_at, now, error)
+      || !sm_check_expires_at ("expires-at", expires_at, MAX (now, registered_at), error)
       || !sm_sessions_check_room (self, session_id, error))
     {
       sm_options_clear (values, N_RESTORE_OPTIONS);

@@ -11,9 +11,20 @@
 #include <malloc.h>
 #endif
 
-/* A compaction takes its entries from the models in slices of at most this
- * long on the main loop, so deadlines around it stay on time. */
+/* Compaction keeps up with any load. It starts from the write path once
+ * state.journal holds T = max (SM_JOURNAL_MIN_COMPACT_BYTES, 2 S) bytes, S
+ * being the last snapshot's size. Its capture advances by
+ * SM_CAPTURE_PER_BYTE bytes of snapshot for every byte appended (plus idle
+ * slices when the loop has time), so it is complete before the new journal
+ * holds half the live state; a journal that reaches T again while the
+ * previous snapshot is still being written waits for that writer. Hence
+ * state.journal < T + L and state.journal.old < T + L (L: one change), and
+ * the start-up replay is bounded the same way.
+ *
+ * A compaction takes its entries from the models in slices of at most
+ * this long on the main loop, so deadlines around it stay on time. */
 #define SM_CAPTURE_SLICE_US 1000
+#define SM_CAPTURE_PER_BYTE 2
 
 struct _SmStoreJob
 {
@@ -22,11 +33,12 @@ struct _SmStoreJob
   guint section;   /* capture cursor */
   GPtrArray *todo; /* (nullable) (element-type GRefString) ids left in that section */
   guint todo_next;
+  char *dir;
   char *path;
   char *old_journal_path;
   guint n_entries;
   guint n_entries_section;
-  guint old_lines; /* the changes in the superseded journal */
+  gsize old_bytes; /* the size of the superseded journal */
   GMainContext *context;
   GThread *thread;      /* (nullable) the writer, once the capture is complete */
   GSource *done_source; /* (nullable) set by the writer */
@@ -48,6 +60,7 @@ job_free (SmStoreJob *job)
       g_source_unref (job->done_source);
     }
   g_clear_error (&job->error);
+  g_free (job->dir);
   g_free (job->path);
   g_free (job->old_journal_path);
   g_free (job);
@@ -65,28 +78,31 @@ append_journal (const char *dst, const char *src, GError **error)
   int fd;
   gboolean ok;
 
-  if (!g_file_get_contents (src, &data, &length, error))
+  if (!sm_store_read_file (src, &data, &length, error))
     return FALSE;
   last = g_strrstr_len (data, (gssize) length, "\n");
   length = last != NULL ? (gsize) (last - data) + 1 : 0;
 
-  if (!g_file_get_contents (dst, &head, &head_length, error))
+  if (!sm_store_read_file (dst, &head, &head_length, error))
     return FALSE;
   last = g_strrstr_len (head, (gssize) head_length, "\n");
   keep = last != NULL ? (gsize) (last - head) + 1 : 0;
 
-  fd = g_open (dst, O_WRONLY | O_CLOEXEC, 0);
+  fd = sm_store_open_regular (dst, O_WRONLY, error);
   if (fd < 0)
-    {
-      sm_store_set_errno_error (error, errno, dst);
-      return FALSE;
-    }
+    return FALSE;
   ok = (keep == head_length || ftruncate (fd, (off_t) keep) == 0)
        && lseek (fd, (off_t) keep, SEEK_SET) >= 0;
   if (!ok)
     sm_store_set_errno_error (error, errno, dst);
   else
     ok = sm_store_write_all (fd, data, length, error);
+  /* On disk before the caller truncates or removes @src. */
+  if (ok && fdatasync (fd) < 0)
+    {
+      sm_store_set_errno_error (error, errno, dst);
+      ok = FALSE;
+    }
   close (fd);
   return ok;
 }
@@ -116,6 +132,8 @@ rotate_journal (SmStore *self, GError **error)
       return FALSE;
     }
   sm_store_close_journal (self);
+  /* Opening syncs the directory: the rename and the new journal are on
+   * disk before the next change is answered from it. */
   return sm_store_open_journal (self, error);
 }
 
@@ -136,6 +154,45 @@ merge_back_journal (SmStore *self, GError **error)
   return sm_store_open_journal (self, error);
 }
 
+/* Replaces @path with @data durably: a temporary file beside it, written
+ * and fsynced, renamed over it, then the directory fsynced. A temporary
+ * file a kill -9 leaves is removed at the next start (sm-store-load.c). */
+static gboolean
+write_snapshot (const char *dir, const char *path, const char *data, gsize length, GError **error)
+{
+  g_autofree char *tmp = g_strconcat (path, SM_SNAPSHOT_TMP_INFIX "XXXXXX", NULL);
+  int fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
+  gboolean ok;
+
+  if (fd < 0)
+    {
+      sm_store_set_errno_error (error, errno, tmp);
+      return FALSE;
+    }
+  ok = sm_store_write_all (fd, data, length, error);
+  if (ok && fsync (fd) < 0)
+    {
+      sm_store_set_errno_error (error, errno, tmp);
+      ok = FALSE;
+    }
+  if (close (fd) < 0 && ok)
+    {
+      sm_store_set_errno_error (error, errno, tmp);
+      ok = FALSE;
+    }
+  if (ok && g_rename (tmp, path) < 0)
+    {
+      sm_store_set_errno_error (error, errno, path);
+      ok = FALSE;
+    }
+  if (!ok)
+    {
+      g_unlink (tmp);
+      return FALSE;
+    }
+  return sm_store_sync_dir (dir, error);
+}
+
 /* The writer thread: replaces the snapshot with the captured text
  * (temporary file, fsync, rename); then the old journal is superseded. */
 static gboolean
@@ -145,8 +202,7 @@ compact_write (SmStoreJob *job)
 
   g_string_append (job->out, "}\n");
   job->written = job->out->len;
-  ok = g_file_set_contents_full (job->path, job->out->str, (gssize) job->out->len,
-                                 G_FILE_SET_CONTENTS_CONSISTENT, S_IRUSR | S_IWUSR, &job->error);
+  ok = write_snapshot (job->dir, job->path, job->out->str, job->out->len, &job->error);
   g_string_free (job->out, TRUE);
   job->out = NULL;
   if (ok && g_unlink (job->old_journal_path) < 0 && errno != ENOENT)
@@ -236,10 +292,11 @@ capture_entry (SmStore *self, SmStoreSection *section, const char *id)
  * is encoded at once, so that the snapshot costs one string and no entry
  * outlives its turn. */
 static gboolean
-compact_capture (SmStore *self, gint64 budget_us)
+compact_capture (SmStore *self, gint64 budget_us, gsize budget_bytes)
 {
   SmStoreJob *job = self->job;
   gint64 end = budget_us < 0 ? G_MAXINT64 : g_get_monotonic_time () + budget_us;
+  gsize end_len = budget_bytes == G_MAXSIZE ? G_MAXSIZE : job->out->len + budget_bytes;
 
   while (job->section < self->sections->len)
     {
@@ -250,6 +307,8 @@ compact_capture (SmStore *self, gint64 budget_us)
       while (job->todo_next < job->todo->len)
         {
           capture_entry (self, section, job->todo->pdata[job->todo_next++]);
+          if (job->out->len >= end_len)
+            return FALSE;
           if ((job->todo_next & 15) == 0 && g_get_monotonic_time () >= end)
             return FALSE;
         }
@@ -284,7 +343,7 @@ on_capture_idle (gpointer user_data)
 {
   SmStore *self = SM_STORE (user_data);
 
-  if (!compact_capture (self, SM_CAPTURE_SLICE_US))
+  if (!compact_capture (self, SM_CAPTURE_SLICE_US, G_MAXSIZE))
     return G_SOURCE_CONTINUE;
   self->capture_id = 0;
   compact_launch (self);
@@ -310,7 +369,7 @@ compact_finish (SmStore *self)
   if (job->error == NULL)
     {
       self->snapshot_size = job->written;
-      self->compact_after = MAX (SM_JOURNAL_MIN_COMPACT, 2 * job->n_entries);
+      self->compact_after = MAX (SM_JOURNAL_MIN_COMPACT_BYTES, 2 * job->written);
       g_debug ("Wrote %s with %u entries", job->path, job->n_entries);
     }
   else
@@ -320,9 +379,10 @@ compact_finish (SmStore *self)
       if (!merge_back_journal (self, &error))
         g_warning ("Cannot merge %s back into %s: %s; both are read at the next start",
                    self->old_journal_path, self->journal_path, error->message);
-      self->journal_lines += job->old_lines;
-      /* Not again at the next change: after as many changes again. */
-      self->compact_after = self->journal_lines + MAX (SM_JOURNAL_MIN_COMPACT, 2 * job->n_entries);
+      self->journal_bytes += job->old_bytes;
+      /* Not again at the next change: after as many bytes again. */
+      self->compact_after =
+          self->journal_bytes + MAX (SM_JOURNAL_MIN_COMPACT_BYTES, 2 * self->snapshot_size);
     }
   job_free (job);
 }
@@ -343,7 +403,7 @@ sm_store_compact_start (SmStore *self)
       g_warning ("Cannot start a new journal: %s; changes go on being journaled where they "
                  "are",
                  error->message);
-      self->compact_after = self->journal_lines + SM_JOURNAL_MIN_COMPACT;
+      self->compact_after = self->journal_bytes + SM_JOURNAL_MIN_COMPACT_BYTES;
       return;
     }
 
@@ -351,12 +411,13 @@ sm_store_compact_start (SmStore *self)
   job->store = self;
   job->out = g_string_sized_new (self->snapshot_size + self->snapshot_size / 8 + 4096);
   g_string_append_printf (job->out, "{\"version\":%d", SM_STORE_VERSION);
+  job->dir = g_strdup (self->dir);
   job->path = g_strdup (self->path);
   job->old_journal_path = g_strdup (self->old_journal_path);
-  job->old_lines = self->journal_lines;
+  job->old_bytes = self->journal_bytes;
   job->context = g_main_context_ref_thread_default ();
   self->job = job;
-  self->journal_lines = 0;
+  self->journal_bytes = 0;
   self->capture_id = g_idle_add_full (G_PRIORITY_LOW, on_capture_idle, self, NULL);
 }
 
@@ -382,11 +443,41 @@ sm_store_wait (SmStore *self)
   if (self->capture_id != 0)
     {
       g_clear_handle_id (&self->capture_id, g_source_remove);
-      compact_capture (self, -1);
+      compact_capture (self, -1, G_MAXSIZE);
       compact_launch (self);
     }
   if (self->job != NULL)
     compact_finish (self);
+}
+
+/* The write path's trigger, after @bytes were appended to the journal:
+ * advances the capture under way in proportion, starts a compaction once
+ * the journal is big enough, and makes the caller wait for a writer that
+ * has fallen behind (see the top of this file). */
+void
+sm_store_compact_note_append (SmStore *self, gsize bytes)
+{
+  self->journal_bytes += bytes;
+  if (self->job != NULL && self->capture_id != 0
+      && compact_capture (self, -1, SM_CAPTURE_PER_BYTE * bytes))
+    {
+      g_clear_handle_id (&self->capture_id, g_source_remove);
+      compact_launch (self);
+    }
+  if (self->journal_bytes < self->compact_after)
+    return;
+  if (self->job != NULL)
+    {
+      gint64 start = g_get_monotonic_time ();
+
+      sm_store_wait (self);
+      g_debug ("The journal outgrew the snapshot being written: waited %" G_GINT64_FORMAT
+               " ms for it",
+               (g_get_monotonic_time () - start) / 1000);
+      if (self->journal_bytes < self->compact_after)
+        return;
+    }
+  sm_store_compact_start (self);
 }
 
 /* Writes a new snapshot of every section now and empties the journal, as
@@ -413,7 +504,7 @@ sm_store_compact (SmStore *self, GError **error)
       return FALSE;
     }
   g_clear_handle_id (&self->capture_id, g_source_remove);
-  compact_capture (self, -1);
+  compact_capture (self, -1, G_MAXSIZE);
   compact_write (self->job);
   if (self->job->error != NULL)
     {

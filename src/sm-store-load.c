@@ -3,9 +3,83 @@
 #include "sm-store-private.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Opens one of the store's files, refusing anything but a regular file:
+ * never through a symbolic link (O_NOFOLLOW), never blocking on a FIFO
+ * (O_NONBLOCK), checked with fstat(2). G_IO_ERROR_NOT_FOUND when absent,
+ * G_IO_ERROR_NOT_REGULAR_FILE for a link, FIFO, directory or device. */
+int
+sm_store_open_regular (const char *path, int flags, GError **error)
+{
+  struct stat st;
+  int fd = g_open (path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
+
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      /* ELOOP: a symbolic link; ENXIO: a FIFO nobody reads, opened for
+       * writing; EISDIR: a directory opened for writing. */
+      if (saved_errno == ELOOP || saved_errno == ENXIO || saved_errno == EISDIR)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE, "%s: is not a regular file",
+                     path);
+      else
+        sm_store_set_errno_error (error, saved_errno, path);
+      return -1;
+    }
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE, "%s: is not a regular file",
+                   path);
+      return -1;
+    }
+  return fd;
+}
+
+/* g_file_get_contents() for the store's files only: see
+ * sm_store_open_regular(). */
+gboolean
+sm_store_read_file (const char *path, char **contents, gsize *length, GError **error)
+{
+  g_autoptr (GByteArray) data = NULL;
+  struct stat st;
+  int fd = sm_store_open_regular (path, O_RDONLY, error);
+
+  if (fd < 0)
+    return FALSE;
+  data = g_byte_array_sized_new (
+      fstat (fd, &st) == 0 ? (guint) MIN (st.st_size + 1, G_MAXUINT32 / 2) : 4096);
+  for (;;)
+    {
+      guint8 buffer[65536];
+      gssize n = read (fd, buffer, sizeof buffer);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          sm_store_set_errno_error (error, errno, path);
+          close (fd);
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      g_byte_array_append (data, buffer, (guint) n);
+    }
+  close (fd);
+  *length = data->len;
+  g_byte_array_append (data, (const guint8 *) "", 1);
+  *contents = (char *) g_byte_array_free (g_steal_pointer (&data), FALSE);
+  return TRUE;
+}
 
 static SmStoreSection *
 find_section (SmStore *self, const char *name)
@@ -204,19 +278,50 @@ replay_line (SmStore *self, JsonParser *parser, const char *line, GError **error
   return TRUE;
 }
 
+/* rename(2) that never replaces @to. */
+static int
+rename_noreplace (const char *from, const char *to)
+{
+  GStatBuf st;
+
+  if (renameat2 (AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+    return 0;
+  if (errno != EINVAL && errno != ENOSYS)
+    return -1;
+  /* A file system without RENAME_NOREPLACE: only this daemon names files
+   * in its directory, so a look first is enough. */
+  if (g_lstat (to, &st) == 0)
+    {
+      errno = EEXIST;
+      return -1;
+    }
+  return g_rename (from, to);
+}
+
+/* Moves @path (whatever it is: a symbolic link is moved, not followed) to
+ * "@path.corrupt-<time>", with "-2", "-3"... added when that name is
+ * taken: two set aside in the same second keep both. */
 static char *
 move_aside (const char *path)
 {
   g_autoptr (GDateTime) now = g_date_time_new_now_local ();
   g_autofree char *stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
-  char *aside = g_strdup_printf ("%s.corrupt-%s", path, stamp);
 
-  if (g_rename (path, aside) < 0)
+  for (guint n = 1; n < 1000; n++)
     {
-      g_warning ("Cannot move %s aside to %s: %s", path, aside, g_strerror (errno));
-      g_clear_pointer (&aside, g_free);
+      g_autofree char *aside = n == 1 ? g_strdup_printf ("%s.corrupt-%s", path, stamp)
+                                      : g_strdup_printf ("%s.corrupt-%s-%u", path, stamp, n);
+
+      if (rename_noreplace (path, aside) == 0)
+        return g_steal_pointer (&aside);
+      if (errno != EEXIST)
+        {
+          g_warning ("Cannot move %s aside to %s: %s", path, aside, g_strerror (errno));
+          return NULL;
+        }
     }
-  return aside;
+  g_warning ("Cannot move %s aside: too many set aside in one second", path);
+  return NULL;
 }
 
 /* Replays one journal file over the pending entries; returns its changes.
@@ -235,9 +340,16 @@ replay_journal (SmStore *self, const char *path)
   guint n_lines = 0, n_damaged = 0, number = 0;
   char *line, *end;
 
-  if (!g_file_get_contents (path, &data, &length, &error))
+  if (!sm_store_read_file (path, &data, &length, &error))
     {
-      if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE))
+        {
+          g_autofree char *aside = move_aside (path);
+
+          g_warning ("%s is not a regular file; moved it aside to %s", path,
+                     aside != NULL ? aside : "(nowhere)");
+        }
+      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         g_warning ("Cannot read %s: %s", path, error->message);
       return 0;
     }
@@ -279,11 +391,59 @@ replay_journal (SmStore *self, const char *path)
   return n_lines;
 }
 
-/* Hands every pending entry to its model; an entry the model refuses is
- * dropped (the next snapshot forgets it) and said so. */
+/* Writes the entries the models refused, in the snapshot's own format, to
+ * "state.json.rejected-<time>-XXXXXX": the next snapshot forgets them, but
+ * nothing a file held is destroyed without a trace. */
+static void
+set_aside_rejected (SmStore *self, GString *rejected)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
+  g_autofree char *path = g_strdup_printf ("%s.rejected-%s-XXXXXX", self->path, stamp);
+  g_autoptr (GError) error = NULL;
+  int fd = g_mkstemp_full (path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
+
+  g_string_append (rejected, "}\n");
+  if (fd < 0)
+    sm_store_set_errno_error (&error, errno, path);
+  else
+    {
+      if (sm_store_write_all (fd, rejected->str, rejected->len, &error) && fsync (fd) < 0)
+        sm_store_set_errno_error (&error, errno, path);
+      close (fd);
+    }
+  if (error != NULL)
+    g_warning ("Cannot set the refused entries aside: %s", error->message);
+  else
+    g_message ("Set the refused entries aside in %s", path);
+}
+
+/* Appends a refused entry to its section's part of the set-aside file. */
+static void
+reject_entry (SmStore *self,
+              GString *text,
+              SmStoreSection *section,
+              const char *id,
+              GVariant *entry)
+{
+  if (section->id_key != NULL)
+    {
+      g_string_append (text, text->len > 0 ? ",\n" : "\n");
+      sm_store_append_json_string (text, id);
+      g_string_append_c (text, ':');
+    }
+  sm_store_append_entry (text, entry, self->scratch);
+}
+
+/* Hands every pending entry to its model, which checks it as the API
+ * checks a call; an entry the model refuses is dropped (the next snapshot
+ * forgets it), said so and set aside. */
 static void
 restore_pending (SmStore *self)
 {
+  g_autoptr (GString) rejected = NULL;
+  g_autoptr (GString) text = g_string_new (NULL);
+
   self->loading = TRUE;
   for (guint i = 0; i < self->sections->len; i++)
     {
@@ -291,6 +451,7 @@ restore_pending (SmStore *self)
       GHashTableIter iter;
       gpointer id, entry;
 
+      g_string_truncate (text, 0);
       g_hash_table_iter_init (&iter, section->pending);
       while (g_hash_table_iter_next (&iter, &id, &entry))
         {
@@ -301,6 +462,7 @@ restore_pending (SmStore *self)
             {
               g_warning ("Dropping %s entry \"%s\" from the saved state: %s", section->name,
                          (const char *) id, error->message);
+              reject_entry (self, text, section, id, entry);
               continue;
             }
           /* The model knows it by the id inside, whatever the file's key. */
@@ -309,8 +471,21 @@ restore_pending (SmStore *self)
           g_hash_table_add (section->ids, g_ref_string_new (model_id));
         }
       g_hash_table_remove_all (section->pending);
+      if (text->len == 0)
+        continue;
+      if (rejected == NULL)
+        rejected = g_string_new ("{\"version\":" G_STRINGIFY (SM_STORE_VERSION));
+      g_string_append (rejected, ",\n");
+      sm_store_append_json_string (rejected, section->name);
+      g_string_append_c (rejected, ':');
+      if (section->id_key != NULL)
+        g_string_append_printf (rejected, "{%s}", text->str);
+      else
+        g_string_append_len (rejected, text->str, (gssize) text->len);
     }
   self->loading = FALSE;
+  if (rejected != NULL && self->dir != NULL)
+    set_aside_rejected (self, rejected);
 }
 
 /* Restores from snapshot text alone (unit tests, the fuzzer): all or
@@ -342,7 +517,7 @@ set_aside_state (SmStore *self, const GError *error)
   for (const char *const *p =
            (const char *const[]){ self->old_journal_path, self->journal_path, NULL };
        *p != NULL; p++)
-    if (g_file_test (*p, G_FILE_TEST_EXISTS))
+    if (g_lstat (*p, &(GStatBuf){ 0 }) == 0)
       {
         g_autofree char *journal_aside = move_aside (*p);
 
@@ -362,9 +537,15 @@ read_state (SmStore *self)
   g_autofree char *data = NULL;
   gsize length = 0;
 
-  if (!g_file_get_contents (self->path, &data, &length, &error))
+  if (!sm_store_read_file (self->path, &data, &length, &error))
     {
-      if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      /* A link or a FIFO in its place is set aside as a corrupt file is. */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE))
+        {
+          set_aside_state (self, error);
+          return 0;
+        }
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         g_warning ("Cannot read %s: %s; starting empty", self->path, error->message);
       replay_journal (self, self->old_journal_path);
       replay_journal (self, self->journal_path);
@@ -377,6 +558,61 @@ read_state (SmStore *self)
       replay_journal (self, self->journal_path);
     }
   return length;
+}
+
+/* Temporary snapshots a kill -9 left behind: "state.json.tmp-XXXXXX" (and
+ * "state.json.XXXXXX", from g_file_set_contents() in older versions). */
+static gboolean
+is_leftover_snapshot (const char *name, const char *snapshot_name)
+{
+  g_autofree char *tmp_prefix = g_strconcat (snapshot_name, SM_SNAPSHOT_TMP_INFIX, NULL);
+  g_autofree char *old_prefix = g_strconcat (snapshot_name, ".", NULL);
+  const char *rest;
+  gsize n;
+
+  if (g_str_has_prefix (name, tmp_prefix))
+    rest = name + strlen (tmp_prefix);
+  else if (g_str_has_prefix (name, old_prefix))
+    rest = name + strlen (old_prefix);
+  else
+    return FALSE;
+  n = strlen (rest);
+  if (n != 6)
+    return FALSE;
+  for (gsize i = 0; i < n; i++)
+    if (!g_ascii_isalnum (rest[i]))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+remove_leftovers (SmStore *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDir) dir = g_dir_open (self->dir, 0, &error);
+  g_autofree char *snapshot_name = g_path_get_basename (self->path);
+  const char *name;
+
+  if (dir == NULL)
+    {
+      g_warning ("Cannot list %s: %s", self->dir, error->message);
+      return;
+    }
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      GStatBuf st;
+
+      if (!is_leftover_snapshot (name, snapshot_name))
+        continue;
+      path = g_build_filename (self->dir, name, NULL);
+      if (g_lstat (path, &st) < 0 || !S_ISREG (st.st_mode))
+        continue;
+      if (g_unlink (path) < 0)
+        g_warning ("Cannot remove the unfinished snapshot %s: %s", path, g_strerror (errno));
+      else
+        g_message ("Removed the unfinished snapshot %s", path);
+    }
 }
 
 /* Reads the snapshot and the journals, restores every section and starts
@@ -404,6 +640,7 @@ sm_store_load (SmStore *self)
       return;
     }
 
+  remove_leftovers (self);
   self->snapshot_size = read_state (self);
 
   parsed = g_get_monotonic_time ();
@@ -418,5 +655,9 @@ sm_store_load (SmStore *self)
                  self->dir, error->message);
       return;
     }
+  /* The journal just created, the files set aside and removed are on
+   * disk before any change is answered. */
+  if (!sm_store_sync_dir (self->dir, &error))
+    g_warning ("Cannot sync the state directory: %s", error->message);
   sm_store_compact_start (self);
 }

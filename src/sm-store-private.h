@@ -9,10 +9,14 @@ G_BEGIN_DECLS
  * sm-store-load.c (reading the state back) and sm-store-compact.c (folding
  * the journal into a new snapshot in the background). */
 
-/* The journal is folded into a snapshot once it holds this many changes or
- * twice the entries of the last snapshot, whichever is more: each change
- * then costs O(1) amortized, however many entries there are. */
-#define SM_JOURNAL_MIN_COMPACT 1000
+/* The journal is folded into a snapshot once it holds this many bytes or
+ * twice the size of the last snapshot, whichever is more: each change then
+ * costs O(1) amortized, however big the state is, and the journals never
+ * hold more than a bounded multiple of it (see sm-store-compact.c). */
+#define SM_JOURNAL_MIN_COMPACT_BYTES (1024 * 1024)
+/* Temporary snapshots are named after the snapshot plus this and 6
+ * random characters; whatever a kill -9 left of them goes at start. */
+#define SM_SNAPSHOT_TMP_INFIX ".tmp-"
 
 typedef struct
 {
@@ -64,8 +68,8 @@ struct _SmStore
   GPtrArray *held;       /* (owned) GDBusMethodInvocation: replies awaiting the sync */
   SmStoreSync *syncing;  /* (nullable) the sync under way (its task owns it) */
   guint commit_id;
-  guint journal_lines;
-  guint compact_after; /* journal lines that trigger the next compaction */
+  gsize journal_bytes; /* appended to state.journal since its rotation */
+  gsize compact_after; /* journal bytes that trigger the next compaction */
   gsize snapshot_size;
   SmStoreJob *job; /* (nullable) (owned) the compaction under way */
   guint capture_id;
@@ -77,7 +81,13 @@ gboolean sm_store_write_all (int fd, const char *data, gsize length, GError **er
 gboolean sm_store_open_journal (SmStore *self, GError **error);
 void sm_store_close_journal (SmStore *self);
 
+/* sm-store-load.c */
+int sm_store_open_regular (const char *path, int flags, GError **error);
+gboolean sm_store_read_file (const char *path, char **contents, gsize *length, GError **error);
+
 /* sm-store-compact.c */
+gboolean sm_store_sync_dir (const char *dir, GError **error);
+void sm_store_compact_note_append (SmStore *self, gsize bytes);
 void sm_store_compact_start (SmStore *self);
 void sm_store_compact_stop (SmStore *self);
 

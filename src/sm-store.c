@@ -71,7 +71,7 @@ sm_store_init (SmStore *self)
   self->line = g_string_sized_new (1024);
   self->scratch = g_byte_array_sized_new (1024);
   self->journal_fd = -1;
-  self->compact_after = SM_JOURNAL_MIN_COMPACT;
+  self->compact_after = SM_JOURNAL_MIN_COMPACT_BYTES;
   self->held = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
@@ -151,22 +151,30 @@ sm_store_write_all (int fd, const char *data, gsize length, GError **error)
   return TRUE;
 }
 
-static gboolean
-sync_directory (const char *dir, GError **error)
+/* fsync(2) of a directory: the names created, renamed or removed in it
+ * are on disk. */
+gboolean
+sm_store_sync_dir (const char *dir, GError **error)
 {
   int fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   int saved_errno;
 
-  if (fd >= 0 && fsync (fd) == 0)
+  if (fd < 0)
+    {
+      sm_store_set_errno_error (error, errno, dir);
+      return FALSE;
+    }
+  if (fsync (fd) == 0)
     {
       close (fd);
       return TRUE;
     }
   saved_errno = errno;
-  if (fd >= 0)
-    close (fd);
+  close (fd);
+  /* Some file systems cannot sync a directory; theirs is synchronous. */
+  if (saved_errno == EINVAL || saved_errno == ENOTSUP)
+    return TRUE;
   sm_store_set_errno_error (error, saved_errno, dir);
-  g_prefix_error (error, "cannot sync the directory: ");
   return FALSE;
 }
 
@@ -189,9 +197,11 @@ sm_store_open_journal (SmStore *self, GError **error)
       sm_store_set_errno_error (error, errno, self->dir);
       return FALSE;
     }
-  /* Read too: to see whether the last record is complete. */
+  /* Read too: to see whether the last record is complete. Never through a
+   * symlink, never blocking on a FIFO (checked below). */
   self->journal_fd =
-      g_open (self->journal_path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
+      g_open (self->journal_path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+              S_IRUSR | S_IWUSR);
   if (self->journal_fd < 0)
     {
       sm_store_set_errno_error (error, errno, self->journal_path);
@@ -210,7 +220,7 @@ sm_store_open_journal (SmStore *self, GError **error)
     }
   /* The journal's name must survive a power cut too (it may be new, or
    * renamed by a rotation): sync the directory once per open. */
-  if (!sync_directory (self->dir, error))
+  if (!sm_store_sync_dir (self->dir, error))
     {
       close (self->journal_fd);
       self->journal_fd = -1;
@@ -689,11 +699,11 @@ on_model_changed (GObject *model, const char *id, SmStoreSection *section)
     g_message ("Writing to %s works again", self->journal_path);
   self->write_failed = FALSE;
 
-  if (++self->journal_lines > self->compact_after || (self->behind && self->job == NULL))
+  sm_store_compact_note_append (self, line->len);
+  /* The file is behind the models (a change could not be written): a
+   * snapshot of them catches it up. */
+  if (self->behind && self->job == NULL)
     {
-      /* The rotation must not carry unsynced records away from the fd
-       * that syncs them. */
-      sync_journal (self);
       sm_store_compact_start (self);
       if (self->job != NULL)
         self->behind = FALSE;

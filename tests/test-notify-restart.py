@@ -125,6 +125,8 @@ class TestNotifyRestart(notifytest.NotifyTestCase):
             'warn-thresholds': GLib.Variant('ax', [2 * MINUTE])})
         warning = self.wait_for_notification(lambda n: n.summary == 'Session Expiring Soon')
         self.assertEqual(warning.body, 'Signing session expires in 2 minutes')
+        # The first daemon's warning is seen here, not after the clear below.
+        self.wait_for_signal('SessionExpiring')
         self.wait_saved(**{'session:sess-c': warning.id})
         self.stop_daemon(signal.SIGKILL)
         time.sleep(max(0, expires - MINUTE + 200 - now_ms()) / 1000)
