@@ -31,30 +31,19 @@ typedef struct
   /* SIGINT/SIGTERM arrived: a bus that goes away now (Ctrl+C signals the
    * bus of dbus-run-session too) is part of the shutdown, not a failure. */
   gboolean shutting_down;
-  guint bus_gone_id;     /* the grace period before exiting for a lost bus */
-  char *bus_gone_reason; /* (owned) (nullable) why reconnecting failed */
+  guint bus_gone_id;      /* the grace period before exiting for a lost bus */
+  guint close_timeout_id; /* closing the connection at shutdown takes too long */
+  char *bus_gone_reason;  /* (owned) (nullable) why reconnecting failed */
 } SmDaemon;
-
-/* Closing the connection first releases the name on the bus's side, so
- * g_bus_unown_name() makes no ReleaseName call that a bus going away at the
- * same moment would turn into a warning. Flushed first: replies and
- * signals already queued still go out. */
-static void
-sm_daemon_close_connection (SmDaemon *daemon)
-{
-  if (daemon->connection == NULL || g_dbus_connection_is_closed (daemon->connection))
-    return;
-  /* Errors only say that the bus is gone already. */
-  g_dbus_connection_flush_sync (daemon->connection, NULL, NULL);
-  g_dbus_connection_close_sync (daemon->connection, NULL, NULL);
-}
 
 static void
 sm_daemon_free (SmDaemon *daemon)
 {
   daemon->shutting_down = TRUE;
   g_clear_handle_id (&daemon->bus_gone_id, g_source_remove);
-  sm_daemon_close_connection (daemon);
+  g_clear_handle_id (&daemon->close_timeout_id, g_source_remove);
+  /* After a clean stop the connection is closed and GLib has dropped it
+   * from the name owner: no ReleaseName call is made here. */
   g_clear_handle_id (&daemon->name_id, g_bus_unown_name);
   /* A failed reconnection leaves the service exported nowhere. */
   if (daemon->service != NULL
@@ -73,11 +62,23 @@ sm_daemon_free (SmDaemon *daemon)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmDaemon, sm_daemon_free)
 
 static gboolean
+on_close_timeout (gpointer user_data)
+{
+  SmDaemon *daemon = user_data;
+
+  daemon->close_timeout_id = 0;
+  g_main_loop_quit (daemon->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
 on_quit_signal (gpointer user_data)
 {
   SmDaemon *daemon = user_data;
 
   g_debug ("Terminating on signal");
+  if (daemon->shutting_down)
+    return G_SOURCE_CONTINUE;
   daemon->shutting_down = TRUE;
   /* The bus went away a moment before the signal was seen: that was the
    * shutdown too, not a failure. */
@@ -86,7 +87,19 @@ on_quit_signal (gpointer user_data)
       g_clear_handle_id (&daemon->bus_gone_id, g_source_remove);
       daemon->exit_status = EXIT_SUCCESS;
     }
-  g_main_loop_quit (daemon->loop);
+  if (daemon->connection == NULL || g_dbus_connection_is_closed (daemon->connection))
+    {
+      g_main_loop_quit (daemon->loop);
+      return G_SOURCE_CONTINUE;
+    }
+  /* Closing the connection releases the name on the bus's side, and the
+   * loop ends when GLib has seen it closed (on_name_lost()): a
+   * g_bus_unown_name() on an open connection would call ReleaseName, which
+   * a bus going away at the same moment (Ctrl+C on dbus-run-session)
+   * fails with a warning. Flushed first: what is queued still goes out. */
+  g_dbus_connection_flush_sync (daemon->connection, NULL, NULL);
+  g_dbus_connection_close (daemon->connection, NULL, NULL, NULL);
+  daemon->close_timeout_id = g_timeout_add (2000, on_close_timeout, daemon);
   return G_SOURCE_CONTINUE;
 }
 
@@ -155,7 +168,7 @@ sm_daemon_bus_lost (SmDaemon *daemon)
 
   if (daemon->shutting_down)
     {
-      g_debug ("The bus went away during shutdown");
+      g_debug ("Disconnected from the bus");
       g_main_loop_quit (daemon->loop);
       return;
     }
