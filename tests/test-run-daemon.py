@@ -41,13 +41,20 @@ class RunDaemonTest(unittest.TestCase):
         self.env = dict(os.environ, TMPDIR=self.tmpdir, XDG_STATE_HOME=self.state,
                         SM_DAEMON=smtest.DAEMON)
         self.env.pop('DBUS_SESSION_BUS_ADDRESS', None)
-        self.log = tempfile.TemporaryFile(mode='w+')
-        self.addCleanup(self.log.close)
+        self.new_log()
+
+    def new_log(self):
+        # Appended to by the processes, read through a file of its own:
+        # they never share a file offset with the reader.
+        fd, self.log_path = tempfile.mkstemp(prefix='sm-test-run-daemon-log-')
+        os.close(fd)
+        self.addCleanup(os.unlink, self.log_path)
 
     def start(self, *args, env=None):
-        proc = subprocess.Popen([SCRIPT] + list(args), env=env or self.env,
-                                stdin=subprocess.DEVNULL, stdout=self.log,
-                                stderr=subprocess.STDOUT, preexec_fn=as_from_a_terminal)
+        with open(self.log_path, 'a') as log:
+            proc = subprocess.Popen([SCRIPT] + list(args), env=env or self.env,
+                                    stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, preexec_fn=as_from_a_terminal)
         self.addCleanup(self.kill_group, proc)
         return proc
 
@@ -57,8 +64,8 @@ class RunDaemonTest(unittest.TestCase):
             proc.wait()
 
     def output(self):
-        self.log.seek(0)
-        return self.log.read()
+        with open(self.log_path) as log:
+            return log.read()
 
     def wait_for_address(self, proc):
         end = time.monotonic() + 20 * smtest.SLOWDOWN
@@ -93,12 +100,15 @@ class RunDaemonTest(unittest.TestCase):
         finally:
             conn.close_sync(None)
 
-    def wait_exit(self, proc):
+    def wait_exit(self, proc, what=''):
         """The exit status; Ctrl+C must stop it within 5 s (fresh-debian)."""
         try:
             return proc.wait(timeout=5 * smtest.SLOWDOWN)
         except subprocess.TimeoutExpired:
-            self.fail('run-daemon still running 5 s after the signal\n' + self.output())
+            ps = subprocess.run(['ps', '-o', 'pid,stat,args', '-s', str(proc.pid)],
+                                capture_output=True, text=True).stdout
+            self.fail('run-daemon still running 5 s after the signal %s\n%s%s'
+                      % (what, ps, self.output()))
 
     def assert_all_gone(self, address):
         self.assertEqual(os.listdir(self.tmpdir), [], 'left behind in TMPDIR')
