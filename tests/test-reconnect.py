@@ -124,6 +124,17 @@ class ReconnectTest(smtest.DaemonTestCase):
         self.assertNotIn('CRITICAL', output)
         self.assertNotIn('WARNING', output)
 
+    def test_no_bus_at_start(self):
+        """No bus to start on: the notifier says so, the daemon exits 1."""
+        env = dict(self.daemon_env(), G_DEBUG='fatal-criticals',
+                   DBUS_SESSION_BUS_ADDRESS='unix:path=' + os.path.join(self.state_home, 'no-bus'))
+        proc = subprocess.run(smtest.DAEMON_WRAPPER + [smtest.DAEMON, '--verbose'], env=env,
+                              capture_output=True, text=True, timeout=30 * smtest.SLOWDOWN)
+        output = proc.stdout + proc.stderr
+        self.assertEqual(proc.returncode, 1, output)
+        self.assertIn('No session bus for notifications', output)
+        self.assertNotIn('CRITICAL', output)
+
     def assert_clean_stop(self, rc, output):
         self.assertEqual(rc, 0, output)
         self.assertIn('Terminating on signal', output)
