@@ -29,11 +29,22 @@ typedef struct
   int exit_status;
   char *state_dir; /* (nullable): NULL keeps the state in memory only */
   gboolean state_loaded;
+  /* SIGINT/SIGTERM arrived: a bus that goes away now (Ctrl+C signals the
+   * bus of dbus-run-session too) is part of the shutdown, not a failure. */
+  gboolean shutting_down;
+  guint bus_gone_id;      /* the grace period before exiting for a lost bus */
+  guint close_timeout_id; /* closing the connection at shutdown takes too long */
+  char *bus_gone_reason;  /* (owned) (nullable) why reconnecting failed */
 } SmDaemon;
 
 static void
 sm_daemon_free (SmDaemon *daemon)
 {
+  daemon->shutting_down = TRUE;
+  g_clear_handle_id (&daemon->bus_gone_id, g_source_remove);
+  g_clear_handle_id (&daemon->close_timeout_id, g_source_remove);
+  /* After a clean stop the connection is closed and GLib has dropped it
+   * from the name owner: no ReleaseName call is made here. */
   g_clear_handle_id (&daemon->name_id, g_bus_unown_name);
   /* A failed reconnection leaves the service exported nowhere. */
   if (daemon->service != NULL
@@ -45,10 +56,21 @@ sm_daemon_free (SmDaemon *daemon)
   g_clear_object (&daemon->connection);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
   g_free (daemon->state_dir);
+  g_free (daemon->bus_gone_reason);
   g_free (daemon);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmDaemon, sm_daemon_free)
+
+static gboolean
+on_close_timeout (gpointer user_data)
+{
+  SmDaemon *daemon = user_data;
+
+  daemon->close_timeout_id = 0;
+  g_main_loop_quit (daemon->loop);
+  return G_SOURCE_REMOVE;
+}
 
 static gboolean
 on_quit_signal (gpointer user_data)
@@ -56,7 +78,29 @@ on_quit_signal (gpointer user_data)
   SmDaemon *daemon = user_data;
 
   g_debug ("Terminating on signal");
-  g_main_loop_quit (daemon->loop);
+  if (daemon->shutting_down)
+    return G_SOURCE_CONTINUE;
+  daemon->shutting_down = TRUE;
+  /* The bus went away a moment before the signal was seen: that was the
+   * shutdown too, not a failure. */
+  if (daemon->bus_gone_id != 0)
+    {
+      g_clear_handle_id (&daemon->bus_gone_id, g_source_remove);
+      daemon->exit_status = EXIT_SUCCESS;
+    }
+  if (daemon->connection == NULL || g_dbus_connection_is_closed (daemon->connection))
+    {
+      g_main_loop_quit (daemon->loop);
+      return G_SOURCE_CONTINUE;
+    }
+  /* Closing the connection releases the name on the bus's side, and the
+   * loop ends when GLib has seen it closed (on_name_lost()): a
+   * g_bus_unown_name() on an open connection would call ReleaseName, which
+   * a bus going away at the same moment (Ctrl+C on dbus-run-session)
+   * fails with a warning. Flushed first: what is queued still goes out. */
+  g_dbus_connection_flush_sync (daemon->connection, NULL, NULL);
+  g_dbus_connection_close (daemon->connection, NULL, NULL, NULL);
+  daemon->close_timeout_id = g_timeout_add (2000, on_close_timeout, daemon);
   return G_SOURCE_CONTINUE;
 }
 
@@ -80,13 +124,11 @@ static gboolean sm_daemon_connect (SmDaemon *daemon, GBusNameOwnerFlags flags, G
 /* GDBus closes a connection on a message it cannot decode (GLib 2.74 fails
  * on some valid ones, e.g. an "a{yg}" in a variant), so one client could
  * otherwise take the daemon off the bus. Everything it serves lives in the
- * models and on disk: a new connection serves it all again. When the bus
- * itself is gone (the session ended) connecting fails and the daemon exits. */
+ * models and on disk: a new connection serves it all again. At once, so
+ * that no deadline's signal falls into the gap. */
 static gboolean
-sm_daemon_reconnect (SmDaemon *daemon)
+sm_daemon_reconnect (SmDaemon *daemon, GError **error)
 {
-  g_autoptr (GError) error = NULL;
-
   g_clear_handle_id (&daemon->name_id, g_bus_unown_name);
   g_dbus_interface_skeleton_unexport_from_connection (G_DBUS_INTERFACE_SKELETON (daemon->service),
                                                       daemon->connection);
@@ -94,15 +136,56 @@ sm_daemon_reconnect (SmDaemon *daemon)
 
   /* The bus may not have noticed yet that our old connection is gone: it
    * still owns the name and allows replacement. */
-  if (!sm_daemon_connect (daemon,
-                          G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT | G_BUS_NAME_OWNER_FLAGS_REPLACE,
-                          &error))
-    {
-      g_message ("Cannot reconnect to the bus: %s; exiting", error->message);
-      return FALSE;
-    }
+  if (!sm_daemon_connect (
+          daemon, G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT | G_BUS_NAME_OWNER_FLAGS_REPLACE, error))
+    return FALSE;
   sm_service_reconnect (daemon->service, daemon->connection);
   return TRUE;
+}
+
+/* How long a daemon whose bus is gone waits for the SIGINT/SIGTERM that
+ * usually comes with it (Ctrl+C on dbus-run-session, a session ending)
+ * before it calls the loss a failure. */
+#define SM_BUS_GONE_GRACE_MS 1000
+
+static gboolean
+on_bus_gone_timeout (gpointer user_data)
+{
+  SmDaemon *daemon = user_data;
+
+  daemon->bus_gone_id = 0;
+  g_message ("Lost the connection to the bus and cannot reconnect: %s; exiting",
+             daemon->bus_gone_reason);
+  g_main_loop_quit (daemon->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* The one place where losing the bus is handled: no connection of the
+ * daemon exits or raises a signal on its own when the bus goes away. */
+static void
+sm_daemon_bus_lost (SmDaemon *daemon)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (daemon->shutting_down)
+    {
+      g_debug ("Disconnected from the bus");
+      g_main_loop_quit (daemon->loop);
+      return;
+    }
+  /* Before the state is loaded nothing was served yet: a daemon started
+   * on a bus that went away at once just ends. */
+  if (daemon->state_loaded && sm_daemon_reconnect (daemon, &error))
+    {
+      g_message ("Lost the connection to the bus; reconnected");
+      return;
+    }
+  daemon->exit_status = EXIT_FAILURE;
+  g_free (daemon->bus_gone_reason);
+  daemon->bus_gone_reason =
+      g_strdup (error != NULL ? error->message : "the bus closed the connection");
+  if (daemon->bus_gone_id == 0)
+    daemon->bus_gone_id = g_timeout_add (SM_BUS_GONE_GRACE_MS, on_bus_gone_timeout, daemon);
 }
 
 static void
@@ -110,16 +193,12 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
 {
   SmDaemon *daemon = user_data;
 
-  if (connection != NULL && !g_dbus_connection_is_closed (connection))
-    g_message ("Could not own or lost %s (another instance runs? try --replace); exiting", name);
-  else if (daemon->state_loaded)
+  if (connection == NULL || g_dbus_connection_is_closed (connection))
     {
-      g_message ("Lost the connection to the bus; reconnecting");
-      if (sm_daemon_reconnect (daemon))
-        return;
+      sm_daemon_bus_lost (daemon);
+      return;
     }
-  else
-    g_message ("Lost the connection to the bus; exiting");
+  g_message ("Could not own or lost %s (another instance runs? try --replace); exiting", name);
   daemon->exit_status = EXIT_FAILURE;
   g_main_loop_quit (daemon->loop);
 }
@@ -141,7 +220,7 @@ sm_daemon_connect (SmDaemon *daemon, GBusNameOwnerFlags flags, GError **error)
                                               NULL, NULL, error);
   if (daemon->connection == NULL)
     return FALSE;
-  /* Losing the bus is handled in on_name_lost(), not by exit(). */
+  /* Losing the bus is handled in sm_daemon_bus_lost(), not by exit(). */
   g_dbus_connection_set_exit_on_close (daemon->connection, FALSE);
 
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (daemon->service),

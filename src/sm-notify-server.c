@@ -17,6 +17,7 @@ struct _SmNotifyServer
   GObject parent_instance;
 
   guint watch_id;
+  GDBusConnection *bus;        /* (owned) (nullable) the shared session connection */
   GDBusConnection *connection; /* (owned) (nullable) while a server is there */
   char *server;                /* (owned) (nullable) its unique name */
   guint subscription_id;
@@ -220,7 +221,11 @@ on_server_vanished (GDBusConnection *connection G_GNUC_UNUSED, const char *name,
 {
   SmNotifyServer *self = user_data;
 
-  if (!self->said_no_server)
+  /* The bus itself went away: the daemon handles that, and it is no news
+   * about the notification server. */
+  if (connection != NULL && g_dbus_connection_is_closed (connection))
+    g_debug ("Session bus closed; no notification server");
+  else if (!self->said_no_server)
     g_message ("No notification server (%s); desktop notifications are off until one appears",
                name);
   self->said_no_server = TRUE;
@@ -272,6 +277,7 @@ sm_notify_server_dispose (GObject *object)
 
   g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
   sm_notify_server_disconnect (self);
+  g_clear_object (&self->bus);
 
   G_OBJECT_CLASS (sm_notify_server_parent_class)->dispose (object);
 }
@@ -310,11 +316,27 @@ SmNotifyServer *
 sm_notify_server_new (void)
 {
   SmNotifyServer *self = g_object_new (SM_TYPE_NOTIFY_SERVER, NULL);
+  g_autoptr (GError) error = NULL;
+
+  /* GLib's shared session connection, the one libnotify sends on: the
+   * server's signals may be addressed to it. Held for as long as the
+   * notifier lives, so that it stays the one libnotify gets, and without
+   * exit-on-close, which the singleton has by default: when the bus goes
+   * away it would raise SIGTERM, racing the daemon's own handling. */
+  self->bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  if (self->bus == NULL)
+    {
+      g_message ("No session bus for notifications (%s); desktop notifications are off",
+                 error->message);
+      self->said_no_server = TRUE;
+      return self;
+    }
+  g_dbus_connection_set_exit_on_close (self->bus, FALSE);
 
   /* Watched, never called blindly: no D-Bus activation of a server that may
    * fail to start (dunst without a display) and stall the main loop. */
   self->watch_id =
-      g_bus_watch_name (G_BUS_TYPE_SESSION, NOTIFICATIONS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
-                        on_server_appeared, on_server_vanished, self, NULL);
+      g_bus_watch_name_on_connection (self->bus, NOTIFICATIONS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                      on_server_appeared, on_server_vanished, self, NULL);
   return self;
 }

@@ -6,6 +6,7 @@ had: same process, same sessions, presence owner still watched, signals
 still delivered."""
 
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -54,7 +55,7 @@ class ReconnectTest(smtest.DaemonTestCase):
             self.send_poison()
         self.assertIsNone(self.daemon.poll(), 'daemon exited')
         self.assertEqual(self.daemon.pid, pid)
-        self.assertIn('reconnecting', self.read_log())
+        self.assertIn('Lost the connection to the bus; reconnected', self.read_log())
 
         sessions = self.get_sessions()
         self.assertEqual(set(sessions), {'kept'})
@@ -75,40 +76,98 @@ class ReconnectTest(smtest.DaemonTestCase):
         self.assertLess(warned.received_ms, expired.received_ms)
 
 
-    def test_exits_when_the_bus_is_gone(self):
-        """When the bus itself goes away reconnecting fails: the daemon exits
-        with status 1, cleanly (no critical, which the tests make fatal)."""
+    def start_on_own_bus(self, log):
+        """A bus of the test's own (the class bus must outlive the test) and a
+        daemon on it that answers; returns (bus, daemon)."""
         bus = subprocess.Popen(['dbus-daemon', '--session', '--nofork', '--print-address=1'],
-                               stdout=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.addCleanup(bus.wait)
         self.addCleanup(bus.terminate)
         address = bus.stdout.readline().strip()
         env = dict(self.daemon_env(), DBUS_SESSION_BUS_ADDRESS=address,
                    G_DEBUG='fatal-criticals')
+        daemon = subprocess.Popen(smtest.DAEMON_WRAPPER + [smtest.DAEMON, '--verbose'],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: daemon.poll() is None and daemon.kill())
+        conn = Gio.DBusConnection.new_for_address_sync(
+            address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        end = time.monotonic() + 10 * smtest.SLOWDOWN
+        while True:
+            try:
+                conn.call_sync(smtest.BUS_NAME, smtest.OBJECT_PATH, smtest.IFACE,
+                               'GetSessions', None, None,
+                               Gio.DBusCallFlags.NO_AUTO_START, 1000, None)
+                break
+            except GLib.Error:
+                self.assertLess(time.monotonic(), end, 'daemon never answered')
+                time.sleep(0.05)
+        conn.close_sync(None)
+        return bus, daemon
+
+    def test_exits_when_the_bus_is_gone(self):
+        """When the bus itself goes away reconnecting fails: the daemon exits
+        with status 1, cleanly (no critical, which the tests make fatal), and
+        by its own decision: no connection of its (GLib's shared one that
+        libnotify and the notification server watch use included) raises
+        SIGTERM when the bus closes it."""
         with tempfile.TemporaryFile(mode='w+') as log:
-            daemon = subprocess.Popen(smtest.DAEMON_WRAPPER + [smtest.DAEMON, '--verbose'],
-                                      env=env, stdout=log, stderr=subprocess.STDOUT)
-            conn = Gio.DBusConnection.new_for_address_sync(
-                address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
-                | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
-            end = time.monotonic() + 10 * smtest.SLOWDOWN
-            while True:
-                try:
-                    conn.call_sync(smtest.BUS_NAME, smtest.OBJECT_PATH, smtest.IFACE,
-                                   'GetSessions', None, None,
-                                   Gio.DBusCallFlags.NO_AUTO_START, 1000, None)
-                    break
-                except GLib.Error:
-                    self.assertLess(time.monotonic(), end, 'daemon never answered')
-                    time.sleep(0.05)
+            bus, daemon = self.start_on_own_bus(log)
             bus.terminate()
             bus.wait()
             rc = daemon.wait(timeout=30 * smtest.SLOWDOWN)
             log.seek(0)
             output = log.read()
         self.assertEqual(rc, 1, output)
-        self.assertIn('Cannot reconnect to the bus', output)
+        self.assertIn('Lost the connection to the bus and cannot reconnect', output)
+        self.assertNotIn('Terminating on signal', output)
         self.assertNotIn('CRITICAL', output)
+        self.assertNotIn('WARNING', output)
+
+    def test_no_bus_at_start(self):
+        """No bus to start on: the notifier says so, the daemon exits 1."""
+        env = dict(self.daemon_env(), G_DEBUG='fatal-criticals',
+                   DBUS_SESSION_BUS_ADDRESS='unix:path=' + os.path.join(self.state_home, 'no-bus'))
+        proc = subprocess.run(smtest.DAEMON_WRAPPER + [smtest.DAEMON, '--verbose'], env=env,
+                              capture_output=True, text=True, timeout=30 * smtest.SLOWDOWN)
+        output = proc.stdout + proc.stderr
+        self.assertEqual(proc.returncode, 1, output)
+        self.assertIn('No session bus for notifications', output)
+        self.assertNotIn('CRITICAL', output)
+
+    def assert_clean_stop(self, rc, output):
+        self.assertEqual(rc, 0, output)
+        self.assertIn('Terminating on signal', output)
+        for noise in ('WARNING', 'CRITICAL', 'reconnect', 'rror'):
+            self.assertNotIn(noise, output)
+
+    def test_sigint_as_the_bus_goes_away(self):
+        """Ctrl+C on dbus-run-session signals the bus and the daemon at once:
+        that is a shutdown, exit 0 without a word about the bus."""
+        with tempfile.TemporaryFile(mode='w+') as log:
+            bus, daemon = self.start_on_own_bus(log)
+            bus.send_signal(signal.SIGINT)
+            daemon.send_signal(signal.SIGINT)
+            bus.wait()
+            rc = daemon.wait(timeout=30 * smtest.SLOWDOWN)
+            log.seek(0)
+            output = log.read()
+        self.assert_clean_stop(rc, output)
+
+    def test_sigterm_just_after_the_bus_went_away(self):
+        """The bus may die first and the signal be seen a moment later: the
+        daemon waits a little before calling the lost bus a failure."""
+        with tempfile.TemporaryFile(mode='w+') as log:
+            bus, daemon = self.start_on_own_bus(log)
+            bus.terminate()
+            bus.wait()
+            time.sleep(0.2)
+            self.assertIsNone(daemon.poll(), 'daemon exited before its grace period')
+            daemon.terminate()
+            rc = daemon.wait(timeout=30 * smtest.SLOWDOWN)
+            log.seek(0)
+            output = log.read()
+        self.assert_clean_stop(rc, output)
 
 
 if __name__ == '__main__':

@@ -11,8 +11,12 @@ SM_DEB_PACKAGES=(
   dbus dbus-daemon python3 python3-gi python3-dbusmock
   # valgrind setup, sanitizers and fuzzing, lint checks
   valgrind clang libclang-rt-14-dev clang-format libxml2-utils desktop-file-utils
-  # unit checks (systemd-analyze), a real notification server for end-to-end
-  systemd dunst xvfb xauth
+  # unit checks (systemd-analyze; `--user verify` of the user unit needs the
+  # user-level dbus.socket, which only dbus-user-session ships), a real
+  # notification server for end-to-end
+  systemd dbus-user-session dunst xvfb xauth
+  # README's examples: busctl (systemd) and `session-monitorctl watch --json | jq .`
+  jq
 )
 
 sm_install_deps ()
