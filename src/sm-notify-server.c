@@ -265,6 +265,40 @@ sm_notify_server_has_body_markup (SmNotifyServer *self)
   return self->body_markup;
 }
 
+gboolean
+sm_notify_server_call (SmNotifyServer *self,
+                       const char *method,
+                       GVariant *params,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  const GVariantType *reply_type;
+
+  g_return_val_if_fail (SM_IS_NOTIFY_SERVER (self), FALSE);
+
+  if (!self->ready)
+    {
+      g_variant_unref (g_variant_ref_sink (params));
+      return FALSE;
+    }
+  reply_type = g_str_equal (method, "Notify") ? G_VARIANT_TYPE ("(u)") : G_VARIANT_TYPE_UNIT;
+  /* To the unique name: the ids it returns mean something to it alone. */
+  g_dbus_connection_call (self->connection, self->server, NOTIFICATIONS_PATH, NOTIFICATIONS_IFACE,
+                          method, params, reply_type, G_DBUS_CALL_FLAGS_NO_AUTO_START, G_MAXINT,
+                          self->cancellable, callback, user_data);
+  return TRUE;
+}
+
+GVariant *
+sm_notify_server_call_finish (GAsyncResult *result, GError **error)
+{
+  GObject *source = g_async_result_get_source_object (result);
+  GVariant *reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, error);
+
+  g_object_unref (source);
+  return reply;
+}
+
 static void
 sm_notify_server_dispose (GObject *object)
 {
