@@ -108,10 +108,10 @@ sm_notify_launch_app (const char *app_id, const char *token)
     g_info ("Could not launch %s: %s", desktop_id, error->message);
 }
 
-/* Subscribed with the server's unique name as sender, not through libnotify:
- * libnotify's proxy matches the well-known name, and GNOME Shell broadcasts
- * every app's ActionInvoked/NotificationClosed from another connection too,
- * so only the pair (sender, id) says the click was on our notification. */
+/* Subscribed with the server's unique name as sender, not its well-known
+ * name (as libnotify's proxy did): GNOME Shell broadcasts every app's
+ * ActionInvoked/NotificationClosed from another connection too, so only the
+ * pair (sender, id) says the click was on our notification. */
 static void
 on_server_signal (GDBusConnection *connection G_GNUC_UNUSED,
                   const char *sender,
