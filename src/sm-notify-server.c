@@ -83,29 +83,72 @@ sm_launch_context_init (SmLaunchContext *self G_GNUC_UNUSED)
 {
 }
 
-void
-sm_notify_launch_app (const char *app_id, const char *token)
+typedef struct
 {
-  g_autofree char *desktop_id = g_strconcat (app_id, ".desktop", NULL);
+  char *app_id;
+  char *token; /* (nullable) */
+} SmLaunch;
+
+static void
+sm_launch_free (SmLaunch *launch)
+{
+  g_free (launch->app_id);
+  g_free (launch->token);
+  g_free (launch);
+}
+
+/* In a worker thread: GLib reads the desktop files, and launches over the
+ * shared session-bus connection (it D-Bus-activates the app, or announces
+ * the launch), connecting it synchronously when it is not there yet. */
+static void
+launch_in_thread (GTask *task,
+                  gpointer source G_GNUC_UNUSED,
+                  gpointer task_data,
+                  GCancellable *cancellable G_GNUC_UNUSED)
+{
+  SmLaunch *launch = task_data;
+  g_autofree char *desktop_id = g_strconcat (launch->app_id, ".desktop", NULL);
   g_autoptr (GDesktopAppInfo) info = g_desktop_app_info_new (desktop_id);
+  g_autoptr (GDBusConnection) bus = NULL;
   g_autoptr (SmLaunchContext) context = NULL;
   g_autoptr (GError) error = NULL;
 
   if (info == NULL)
     {
       g_info ("No application %s to launch", desktop_id);
+      g_task_return_boolean (task, FALSE);
       return;
     }
+  /* The connection GLib will use: it must not exit() the daemon when the
+   * bus goes away, as the shared one does by default. */
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  if (bus != NULL)
+    g_dbus_connection_set_exit_on_close (bus, FALSE);
   context = g_object_new (SM_TYPE_LAUNCH_CONTEXT, NULL);
-  if (token != NULL)
+  if (launch->token != NULL)
     {
       /* Wayland lets the app take focus only with the click's token. */
-      context->token = g_strdup (token);
-      g_app_launch_context_setenv (G_APP_LAUNCH_CONTEXT (context), "XDG_ACTIVATION_TOKEN", token);
-      g_app_launch_context_setenv (G_APP_LAUNCH_CONTEXT (context), "DESKTOP_STARTUP_ID", token);
+      context->token = g_strdup (launch->token);
+      g_app_launch_context_setenv (G_APP_LAUNCH_CONTEXT (context), "XDG_ACTIVATION_TOKEN",
+                                   launch->token);
+      g_app_launch_context_setenv (G_APP_LAUNCH_CONTEXT (context), "DESKTOP_STARTUP_ID",
+                                   launch->token);
     }
   if (!g_app_info_launch (G_APP_INFO (info), NULL, G_APP_LAUNCH_CONTEXT (context), &error))
     g_info ("Could not launch %s: %s", desktop_id, error->message);
+  g_task_return_boolean (task, error == NULL);
+}
+
+void
+sm_notify_launch_app (const char *app_id, const char *token)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, NULL, NULL);
+  SmLaunch *launch = g_new0 (SmLaunch, 1);
+
+  launch->app_id = g_strdup (app_id);
+  launch->token = g_strdup (token);
+  g_task_set_task_data (task, launch, (GDestroyNotify) sm_launch_free);
+  g_task_run_in_thread (task, launch_in_thread);
 }
 
 /* Subscribed with the server's unique name as sender, not its well-known

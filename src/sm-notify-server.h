@@ -38,7 +38,7 @@ gboolean sm_notify_server_call (SmNotifyServer *self,
 GVariant *sm_notify_server_call_finish (GAsyncResult *result, GError **error);
 
 /* Launches or raises @app_id (a desktop-file id without ".desktop") with the
- * click's activation token (nullable). */
+ * click's activation token (nullable), in a worker thread: returns at once. */
 void sm_notify_launch_app (const char *app_id, const char *token);
 
 G_END_DECLS
