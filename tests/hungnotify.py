@@ -5,9 +5,12 @@ Notify or CloseNotification (a frozen shell, a stopped dunst). It counts
 what it was sent on org.example.HungNotify.Counts (Notify, CloseNotification),
 so a test can check that the daemon's calls do not pile up.
 
-Run as `python3 hungnotify.py` with DBUS_SESSION_BUS_ADDRESS set.
+Run as `python3 hungnotify.py [--notify MODE] [--close MODE]` with
+DBUS_SESSION_BUS_ADDRESS set; MODE is `hang` (the default), `answer`, or for
+--notify `fail-first` (an error for the first Notify, answers after).
 """
 
+import argparse
 import os
 
 from gi.repository import Gio, GLib
@@ -41,6 +44,11 @@ XML = '''
 
 
 def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--notify', choices=['hang', 'answer', 'fail-first'], default='hang')
+    parser.add_argument('--close', choices=['hang', 'answer'], default='hang')
+    args = parser.parse_args()
+    last_id = [0]
     held = []  # the invocations never answered: kept, as a hung server would
     counts = {'Notify': 0, 'CloseNotification': 0}
 
@@ -52,9 +60,21 @@ def main():
         elif method == 'Counts':
             invocation.return_value(GLib.Variant(
                 '(uu)', (counts['Notify'], counts['CloseNotification'])))
+        elif method == 'Notify':
+            counts[method] += 1
+            if args.notify == 'fail-first' and counts[method] == 1:
+                invocation.return_dbus_error('org.freedesktop.DBus.Error.Failed', 'refused')
+            elif args.notify == 'hang':
+                held.append(invocation)
+            else:
+                last_id[0] += 1
+                invocation.return_value(GLib.Variant('(u)', (params[1] or last_id[0],)))
         else:
             counts[method] += 1
-            held.append(invocation)
+            if args.close == 'hang':
+                held.append(invocation)
+            else:
+                invocation.return_value(None)
 
     conn = Gio.DBusConnection.new_for_address_sync(
         os.environ['DBUS_SESSION_BUS_ADDRESS'],

@@ -6,11 +6,11 @@ the server answers late, what was withdrawn on its way is closed; when it
 leaves, the next server gets everything. SM_HUNG_SOAK_SECONDS overrides the
 soak (default 30 s, longer than the daemon's 25 s stall report)."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import dbus
@@ -47,13 +47,6 @@ def uses_asan(pid):
         return 'libasan' in maps.read()
 
 
-def new_connection():
-    return Gio.DBusConnection.new_for_address_sync(
-        os.environ['DBUS_SESSION_BUS_ADDRESS'],
-        Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
-        | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
-
-
 def notify_owner(bus):
     try:
         return bus.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
@@ -64,32 +57,33 @@ def notify_owner(bus):
         return None
 
 
-class Prober(threading.Thread):
-    """Another client: GetPresence every 5 ms on its own connection, timed."""
-
-    def __init__(self):
-        super().__init__(name='prober', daemon=True)
-        self.conn = new_connection()
-        self.latencies = []
-        self.stop = threading.Event()
-        self.error = None
-
-    def run(self):
-        try:
-            while not self.stop.is_set():
-                t0 = time.monotonic()
-                self.conn.call_sync(smtest.BUS_NAME, smtest.OBJECT_PATH, smtest.IFACE,
-                                    'GetPresence', None, None,
-                                    Gio.DBusCallFlags.NO_AUTO_START, 60000, None)
-                self.latencies.append((time.monotonic() - t0) * 1000)
-                time.sleep(0.005)
-        except Exception as e:  # reported by the test, not lost in the thread
-            self.error = e
+# Another client, in its own process so its timing is its own: GetPresence
+# every 5 ms on its own connection for argv[1] seconds; prints the latencies.
+PROBER = '''
+import json, os, sys, time
+from gi.repository import Gio
+conn = Gio.DBusConnection.new_for_address_sync(
+    os.environ['DBUS_SESSION_BUS_ADDRESS'],
+    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+    | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+latencies = []
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    t0 = time.monotonic()
+    conn.call_sync('org.musig2.SessionMonitor1', '/org/musig2/SessionMonitor1',
+                   'org.musig2.SessionMonitor1', 'GetPresence', None, None,
+                   Gio.DBusCallFlags.NO_AUTO_START, 60000, None)
+    latencies.append((time.monotonic() - t0) * 1000)
+    time.sleep(0.005)
+print(json.dumps(latencies))
+'''
 
 
 class HungServerTest(smtest.DaemonTestCase):
+    server_args = []
+
     def setUp(self):
-        self.server = subprocess.Popen([sys.executable, HUNG_SERVER])
+        self.server = subprocess.Popen([sys.executable, HUNG_SERVER] + self.server_args)
         self.addCleanup(self.stop_server)
         self.wait_for(lambda: notify_owner(self.bus) is not None, 10,
                       'the hung server did not take its name')
@@ -134,8 +128,8 @@ class HungServerTest(smtest.DaemonTestCase):
             self.register_session(sid, t0 + at, {
                 'warn-thresholds': GLib.Variant('ax', [1000])})
 
-        prober = Prober()
-        prober.start()
+        prober = subprocess.Popen([sys.executable, '-c', PROBER, str(soak)],
+                                  stdout=subprocess.PIPE, text=True)
         # Churn: requests come and go (each wants to be shown and then
         # withdrawn), sessions warn, while the server answers nothing.
         rss, n, next_sample = [], 0, start
@@ -151,12 +145,11 @@ class HungServerTest(smtest.DaemonTestCase):
                 next_sample += 1.0
         self.wait_for(lambda: len(self.signals_named('SessionExpired')) >= len(canaries), 10,
                       'not every canary expired')
-        prober.stop.set()
-        prober.join()
-        self.assertIsNone(prober.error, f'prober: {prober.error!r}')
+        out, _ = prober.communicate(timeout=60)
+        self.assertEqual(prober.returncode, 0, 'the prober failed')
         self.assertIsNone(self.daemon.poll(), 'the daemon died')
 
-        lat = sorted(prober.latencies)
+        lat = sorted(json.loads(out))
         p99 = lat[int(len(lat) * 0.99)]
         print(f'\n  {n} requests churned; {len(lat)} GetPresence calls: '
               f'p50 {lat[len(lat) // 2]:.1f} ms, p99 {p99:.1f} ms, max {lat[-1]:.1f} ms')
@@ -209,6 +202,51 @@ class HungServerTest(smtest.DaemonTestCase):
         self.pump(0.3)
         self.assertEqual(len(shown()), 3, shown())
         self.assertIsNone(self.daemon.poll())
+
+
+class FailingServerTest(HungServerTest):
+    """A server that refuses the first Notify and answers after."""
+
+    server_args = ['--notify', 'fail-first']
+    test_hung_server_delays_notifications_only = None
+    test_next_server_gets_what_waited = None
+
+    def test_failed_notify_is_retried(self):
+        self.register_request('r1', now_ms() + 3600 * 1000)
+        self.wait_for(lambda: self.counts()[0] >= 1, 10, 'no Notify')
+        failed = time.monotonic()
+        self.wait_for(lambda: self.counts()[0] >= 2, 10, 'the failed Notify was not retried')
+        # Retried after a pause (5 s, in whole seconds), not in a loop.
+        self.assertGreaterEqual(time.monotonic() - failed, 3.5)
+        self.pump(0.5)
+        self.assertEqual(self.counts(), (2, 0))
+        self.assertIn('Could not show a notification', self.read_log())
+        # Shown now: withdrawing it closes the id the server returned.
+        self.call('UnregisterSigningRequest', 'ss', 'r1', 'accepted')
+        self.wait_for(lambda: self.counts()[1] == 1, 5, 'not closed')
+
+
+class CloseHangServerTest(HungServerTest):
+    """A server that answers Notify but never CloseNotification."""
+
+    server_args = ['--notify', 'answer']
+    test_hung_server_delays_notifications_only = None
+    test_next_server_gets_what_waited = None
+
+    def test_closes_are_bounded(self):
+        n = 3 * MAX_CLOSES
+        for i in range(n):
+            self.register_request(f'r{i}', now_ms() + 3600 * 1000)
+            self.wait_for(lambda i=i: self.counts()[0] >= i + 1, 5, 'not shown')
+            self.call('UnregisterSigningRequest', 'ss', f'r{i}', 'accepted')
+        self.pump(0.5)
+        notifies, closes = self.counts()
+        self.assertEqual(notifies, n)
+        self.assertEqual(closes, MAX_CLOSES)
+        self.assertIn('does not answer CloseNotification', self.read_log())
+        t0 = time.monotonic()
+        self.call('GetPresence')
+        self.assertLess(time.monotonic() - t0, P99_BOUND_MS / 1000 * 10)
 
 
 class StoppedServerTest(notifytest.NotifyTestCase):
