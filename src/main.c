@@ -203,9 +203,9 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
   g_main_loop_quit (daemon->loop);
 }
 
-/* A connection of our own rather than the shared singleton: libnotify and
- * the notification server watch use that one, and neither should go down
- * with ours (nor ours with theirs). */
+/* A connection of our own rather than the shared singleton: the notifier
+ * (Notify calls and the server's name watch) uses that one, and neither
+ * should go down with ours (nor ours with theirs). */
 static gboolean
 sm_daemon_connect (SmDaemon *daemon, GBusNameOwnerFlags flags, GError **error)
 {

@@ -24,6 +24,18 @@ struct _SmNotifier
   GHashTable *missed; /* (owned) session ids the missed notice covers */
   gboolean said_show_failed;
   guint layout_id;
+
+  /* Calls to the server in flight (this server's): it may never answer, so
+   * they are counted and bounded, and what cannot be sent now waits in the
+   * items (held), coalesced, never queued. */
+  guint serial;             /* of the last Notify sent */
+  guint notifies_in_flight; /* at most SM_NOTIFIER_MAX_NOTIFIES */
+  guint closes_in_flight;   /* at most SM_NOTIFIER_MAX_CLOSES */
+  gboolean held;            /* a post waits for a call to be answered */
+  guint stall_id;           /* no answer for a while: logged */
+  gboolean said_stalled;
+  gboolean said_close_dropped;
+  guint retry_id; /* a Notify failed: laid out again later */
 };
 
 void sm_notifier_changed (SmNotifier *self);

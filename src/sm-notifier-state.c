@@ -10,12 +10,12 @@
 #include <string.h>
 
 static void
-save_item (GVariantBuilder *builder, SmItem *item, gint32 id)
+save_item (GVariantBuilder *builder, SmItem *item, guint32 id)
 {
   GVariantBuilder fields;
 
   g_variant_builder_init (&fields, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&fields, "{sv}", "id", g_variant_new_uint32 ((guint32) id));
+  g_variant_builder_add (&fields, "{sv}", "id", g_variant_new_uint32 (id));
   if (item != NULL && item->kind == SM_ITEM_SESSION && item->session_id != NULL)
     {
       g_variant_builder_add (&fields, "{sv}", "minutes", g_variant_new_uint32 (item->minutes));
@@ -40,14 +40,14 @@ sm_notifier_save (SmNotifier *self)
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   g_hash_table_iter_init (&iter, self->items);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (sm_item_get_id (value) > 0)
+    if (((SmItem *) value)->id != 0)
       {
-        save_item (&builder, value, sm_item_get_id (value));
+        save_item (&builder, value, ((SmItem *) value)->id);
         empty = FALSE;
       }
-  if (sm_item_get_id (self->summary) > 0)
+  if (self->summary->id != 0)
     {
-      save_item (&builder, self->summary, sm_item_get_id (self->summary));
+      save_item (&builder, self->summary, self->summary->id);
       empty = FALSE;
     }
   /* Not yet taken over: still on screen, still ours to close. */

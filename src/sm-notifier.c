@@ -23,50 +23,224 @@ sm_notifier_changed (SmNotifier *self)
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0, SM_NOTIFIER_STATE_ID);
 }
 
+/* Bounds on the calls a server that does not answer can hold: one Notify
+ * per item on screen and some slack for the ones withdrawn on their way;
+ * closes are fire-and-forget. */
+#define SM_NOTIFIER_MAX_NOTIFIES (2 * (SM_NOTIFIER_MAX_ON_SCREEN + 1))
+#define SM_NOTIFIER_MAX_CLOSES 32
+#define SM_NOTIFIER_STALL_SECONDS 25
+#define SM_NOTIFIER_RETRY_SECONDS 5
+
+/* A Notify on its way: its answer goes to the item @key if that still waits
+ * for @serial; otherwise the notification is unwanted and closed. */
+typedef struct
+{
+  SmNotifier *self; /* (unowned) alive unless the call was cancelled */
+  char *key;
+  guint serial;
+} SmPost;
+
+static void
+sm_post_free (SmPost *post)
+{
+  g_free (post->key);
+  g_free (post);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmPost, sm_post_free)
+
+static gboolean
+on_stalled (gpointer user_data)
+{
+  SmNotifier *self = user_data;
+
+  self->stall_id = 0;
+  if (!self->said_stalled)
+    g_message ("The notification server has not answered for %d s; notifications wait for it "
+               "(at most %d calls), nothing else does",
+               SM_NOTIFIER_STALL_SECONDS, SM_NOTIFIER_MAX_NOTIFIES + SM_NOTIFIER_MAX_CLOSES);
+  self->said_stalled = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Called on every answer: the stall clock runs while calls are in flight
+ * and no answer comes. */
+static void
+sm_notifier_watch_stall (SmNotifier *self, gboolean answered)
+{
+  if (answered)
+    {
+      g_clear_handle_id (&self->stall_id, g_source_remove);
+      if (self->said_stalled)
+        g_message ("The notification server answers again");
+      self->said_stalled = FALSE;
+    }
+  if (self->stall_id == 0 && self->notifies_in_flight + self->closes_in_flight > 0)
+    self->stall_id = g_timeout_add_seconds (SM_NOTIFIER_STALL_SECONDS, on_stalled, self);
+}
+
+static void
+on_close_done (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
+  SmNotifier *self = user_data;
+
+  reply = sm_notify_server_call_finish (result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (reply == NULL)
+    g_debug ("Closing a notification failed: %s", error->message);
+  self->closes_in_flight--;
+  sm_notifier_watch_stall (self, TRUE);
+}
+
+/* Closes a notification we know only by its id. */
+static void
+sm_notifier_close_id (SmNotifier *self, guint32 id)
+{
+  if (id == 0 || !sm_notify_server_is_ready (self->server))
+    return;
+  if (self->closes_in_flight >= SM_NOTIFIER_MAX_CLOSES)
+    {
+      if (!self->said_close_dropped)
+        g_message ("The notification server does not answer CloseNotification; "
+                   "notification %u is left to it",
+                   id);
+      self->said_close_dropped = TRUE;
+      return;
+    }
+  if (sm_notify_server_call (self->server, "CloseNotification", g_variant_new ("(u)", id),
+                             on_close_done, self))
+    {
+      self->closes_in_flight++;
+      sm_notifier_watch_stall (self, FALSE);
+    }
+}
+
 /* Withdraws the item's notification from the screen. */
 static void
 sm_notifier_close (SmNotifier *self, SmItem *item)
 {
-  g_autoptr (GError) error = NULL;
-
-  if (item->notification == NULL)
+  if (!sm_item_is_posted (item))
     return;
-  if (sm_notify_server_is_ready (self->server)
-      && !notify_notification_close (item->notification, &error))
-    g_debug ("Closing notification %d failed: %s", sm_item_get_id (item), error->message);
-  g_clear_object (&item->notification);
+  sm_notifier_close_id (self, item->id);
+  /* A Notify still on its way is closed when its answer comes. */
+  item->id = 0;
+  item->pending = 0;
   sm_notifier_changed (self);
 }
 
-/* Posts @item, or updates it in place. Requests are never updated in place
- * (GNOME Shell 43 drops the buttons of an updated banner): they are closed
- * and posted anew. */
+static SmItem *
+sm_notifier_lookup (SmNotifier *self, const char *key)
+{
+  if (g_str_equal (key, self->summary->key))
+    return self->summary;
+  return g_hash_table_lookup (self->items, key);
+}
+
+static gboolean
+on_retry (gpointer user_data)
+{
+  SmNotifier *self = user_data;
+
+  self->retry_id = 0;
+  sm_notifier_queue_layout (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_notify_done (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (SmPost) post = user_data;
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
+  SmNotifier *self;
+  SmItem *item;
+  guint32 id = 0;
+
+  reply = sm_notify_server_call_finish (result, &error);
+  /* The server left, or we are going: nothing of ours to update. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = post->self;
+  self->notifies_in_flight--;
+  sm_notifier_watch_stall (self, TRUE);
+  if (reply != NULL)
+    g_variant_get (reply, "(u)", &id);
+  item = sm_notifier_lookup (self, post->key);
+  if (item == NULL || item->pending != post->serial)
+    {
+      /* Withdrawn on its way: no dead button stays on screen. */
+      sm_notifier_close_id (self, id);
+    }
+  else
+    {
+      item->pending = 0;
+      /* Always the id the server returns: replacing one already closed
+       * yields a new one. */
+      item->id = id;
+      if (reply == NULL)
+        {
+          if (!self->said_show_failed)
+            g_warning ("Could not show a notification: %s", error->message);
+          self->said_show_failed = TRUE;
+          if (self->retry_id == 0)
+            self->retry_id = g_timeout_add_seconds (SM_NOTIFIER_RETRY_SECONDS, on_retry, self);
+        }
+      sm_notifier_changed (self);
+      if (item->dirty)
+        self->held = TRUE;
+    }
+  if (self->held)
+    {
+      self->held = FALSE;
+      sm_notifier_queue_layout (self);
+    }
+}
+
+/* Posts @item, or updates it in place, without waiting for the server: its
+ * answer (the id) comes to on_notify_done(). Requests are never updated in
+ * place (GNOME Shell 43 drops the buttons of an updated banner): they are
+ * closed and posted anew. */
 static void
 sm_notifier_post (SmNotifier *self, SmItem *item, guint n_requests, guint n_sessions)
 {
-  g_autoptr (GError) error = NULL;
-  gint adopt_id = 0;
+  SmPost *post;
+  GVariant *params;
 
-  if (item->kind == SM_ITEM_REQUEST && item->notification != NULL)
+  if (!sm_notify_server_is_ready (self->server))
+    return;
+  /* One Notify per item at a time and a bounded number in all; the item
+   * keeps what it wants to show, and the next answer lays out again. */
+  if (item->pending != 0 || self->notifies_in_flight >= SM_NOTIFIER_MAX_NOTIFIES)
+    {
+      self->held = TRUE;
+      return;
+    }
+  if (item->kind == SM_ITEM_REQUEST && item->id != 0)
     sm_notifier_close (self, item);
   /* A notification a previous run left up is taken over in place, so no
    * dead button stays on screen. Not for requests: see above. */
-  if (item->notification == NULL && self->adopt != NULL && item->kind != SM_ITEM_REQUEST)
+  if (item->id == 0 && self->adopt != NULL && item->kind != SM_ITEM_REQUEST)
     {
-      adopt_id = GPOINTER_TO_INT (g_hash_table_lookup (self->adopt, item->key));
+      item->id = (guint32) GPOINTER_TO_INT (g_hash_table_lookup (self->adopt, item->key));
       g_hash_table_remove (self->adopt, item->key);
     }
-  if (!sm_item_show (item, item == self->summary, n_requests, n_sessions,
-                     sm_notify_server_has_body_markup (self->server), adopt_id, &error))
-    {
-      if (!self->said_show_failed)
-        g_warning ("Could not show a notification: %s", error->message);
-      self->said_show_failed = TRUE;
-      return;
-    }
+  params = sm_item_notify_params (item, item == self->summary, n_requests, n_sessions,
+                                  sm_notify_server_has_body_markup (self->server), item->id);
+  if (++self->serial == 0)
+    self->serial++;
+  post = g_new0 (SmPost, 1);
+  post->self = self;
+  post->key = g_strdup (item->key);
+  post->serial = self->serial;
+  sm_notify_server_call (self->server, "Notify", params, on_notify_done, post);
+  item->pending = self->serial;
   item->dirty = FALSE;
   item->acted = FALSE;
-  sm_notifier_changed (self);
+  self->notifies_in_flight++;
+  sm_notifier_watch_stall (self, FALSE);
 }
 
 static gint
@@ -94,7 +268,7 @@ adopts (GPtrArray *list, guint n_shown, const char *key)
       SmItem *item = list->pdata[i];
 
       if (item->kind != SM_ITEM_REQUEST && g_str_equal (item->key, key))
-        return item->notification == NULL || item->dirty;
+        return !sm_item_is_posted (item) || item->dirty;
     }
   return FALSE;
 }
@@ -114,7 +288,7 @@ close_leftovers (SmNotifier *self, GPtrArray *list, guint n_shown)
   while (g_hash_table_iter_next (&iter, &key, &value))
     if (!adopts (list, n_shown, key))
       {
-        sm_item_close_id (GPOINTER_TO_INT (value));
+        sm_notifier_close_id (self, (guint32) GPOINTER_TO_INT (value));
         g_hash_table_iter_remove (&iter);
         closed = TRUE;
       }
@@ -156,7 +330,7 @@ sm_notifier_layout (gpointer user_data)
       else
         n_sessions++;
     }
-  if (n_shown == list->len && self->summary->notification != NULL)
+  if (n_shown == list->len)
     sm_notifier_close (self, self->summary);
   close_leftovers (self, list, n_shown);
 
@@ -164,12 +338,12 @@ sm_notifier_layout (gpointer user_data)
     {
       SmItem *item = list->pdata[i];
 
-      if (item->notification == NULL || item->dirty)
+      if (!sm_item_is_posted (item) || item->dirty)
         sm_notifier_post (self, item, 0, 0);
     }
   /* The summary is updated in place, and only when its counts change. */
   if (n_shown < list->len
-      && (self->summary->notification == NULL || self->summary_requests != n_requests
+      && (!sm_item_is_posted (self->summary) || self->summary_requests != n_requests
           || self->summary_sessions != n_sessions))
     {
       self->summary_requests = n_requests;
@@ -210,11 +384,11 @@ sm_notifier_find (SmNotifier *self, guint32 id)
 
   if (id == 0 || id > G_MAXINT32)
     return NULL;
-  if (sm_item_get_id (self->summary) == (gint32) id)
+  if (self->summary->id == id)
     return self->summary;
   g_hash_table_iter_init (&iter, self->items);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (sm_item_get_id (value) == (gint32) id)
+    if (((SmItem *) value)->id == id)
       return value;
   return NULL;
 }
@@ -245,10 +419,11 @@ sm_notifier_forget (SmNotifier *self, SmItem *item)
       GHashTableIter iter;
       gpointer value;
 
-      g_clear_object (&item->notification);
+      item->id = 0;
+      item->pending = 0;
       g_hash_table_iter_init (&iter, self->items);
       while (g_hash_table_iter_next (&iter, NULL, &value))
-        if (((SmItem *) value)->notification == NULL && ((SmItem *) value)->kind != SM_ITEM_REQUEST)
+        if (!sm_item_is_posted (value) && ((SmItem *) value)->kind != SM_ITEM_REQUEST)
           g_hash_table_iter_remove (&iter);
     }
   else
@@ -314,7 +489,7 @@ on_closed (SmNotifyServer *server G_GNUC_UNUSED, guint id, guint reason, SmNotif
     emit_action (self, item, "dismiss");
   if (reason != SM_NOTIFY_CLOSED_BY_CALL)
     {
-      g_clear_object (&item->notification);
+      item->id = 0;
       sm_notifier_forget (self, item);
     }
 }
@@ -333,10 +508,22 @@ on_server_vanished (SmNotifyServer *server G_GNUC_UNUSED, SmNotifier *self)
   gpointer value;
 
   g_clear_handle_id (&self->layout_id, g_source_remove);
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  g_clear_handle_id (&self->stall_id, g_source_remove);
+  /* Its calls in flight were cancelled with it. */
+  self->notifies_in_flight = 0;
+  self->closes_in_flight = 0;
+  self->held = FALSE;
+  self->said_stalled = FALSE;
+  self->said_close_dropped = FALSE;
   g_hash_table_iter_init (&iter, self->items);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_clear_object (&((SmItem *) value)->notification);
-  g_clear_object (&self->summary->notification);
+    {
+      ((SmItem *) value)->id = 0;
+      ((SmItem *) value)->pending = 0;
+    }
+  self->summary->id = 0;
+  self->summary->pending = 0;
   sm_notifier_changed (self);
 }
 
@@ -467,6 +654,8 @@ sm_notifier_dispose (GObject *object)
   g_clear_object (&self->requests);
   g_clear_object (&self->server);
   g_clear_handle_id (&self->layout_id, g_source_remove);
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  g_clear_handle_id (&self->stall_id, g_source_remove);
 
   G_OBJECT_CLASS (sm_notifier_parent_class)->dispose (object);
 }
@@ -481,8 +670,6 @@ sm_notifier_finalize (GObject *object)
   g_clear_pointer (&self->summary, sm_item_free);
   g_clear_pointer (&self->adopt, g_hash_table_unref);
   g_clear_pointer (&self->missed, g_hash_table_unref);
-  if (notify_is_initted ())
-    notify_uninit ();
 
   G_OBJECT_CLASS (sm_notifier_parent_class)->finalize (object);
 }
@@ -521,8 +708,6 @@ sm_notifier_new (SmSessions *sessions, SmRequests *requests)
 
   self->sessions = g_object_ref (sessions);
   self->requests = g_object_ref (requests);
-  if (!notify_is_initted ())
-    notify_init ("session-monitor");
 
   g_signal_connect (sessions, "session-registered", G_CALLBACK (on_session_registered), self);
   g_signal_connect (sessions, "session-expiring", G_CALLBACK (on_session_expiring), self);

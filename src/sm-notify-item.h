@@ -1,6 +1,6 @@
 #pragma once
 
-#include <libnotify/notify.h>
+#include <glib.h>
 
 G_BEGIN_DECLS
 
@@ -26,32 +26,35 @@ typedef struct
   SmItemKind kind;
   char *key; /* "request:ID", "session:ID", SM_ITEM_MISSED_KEY or SM_ITEM_SUMMARY_KEY */
   gint64 expires_at;
-  char *session_id;                 /* (nullable) */
-  char *request_id;                 /* (nullable) */
-  char *url;                        /* (nullable) */
-  char *app_id;                     /* (nullable) */
-  char *nickname;                   /* (nullable) untrusted */
-  char *amount;                     /* (nullable) untrusted */
-  char *purpose;                    /* (nullable) untrusted */
-  char *text;                       /* (nullable) notice body */
-  guint minutes;                    /* session warning */
-  gboolean expired;                 /* session: the expiry notice */
-  gboolean dirty;                   /* content changed since it was posted */
-  gboolean acted;                   /* an action came: the next close is not a dismiss */
-  char *token;                      /* (nullable) activation token of the last click */
-  NotifyNotification *notification; /* (owned) (nullable) while on screen */
+  char *session_id; /* (nullable) */
+  char *request_id; /* (nullable) */
+  char *url;        /* (nullable) */
+  char *app_id;     /* (nullable) */
+  char *nickname;   /* (nullable) untrusted */
+  char *amount;     /* (nullable) untrusted */
+  char *purpose;    /* (nullable) untrusted */
+  char *text;       /* (nullable) notice body */
+  guint minutes;    /* session warning */
+  gboolean expired; /* session: the expiry notice */
+  gboolean dirty;   /* content changed since it was posted */
+  gboolean acted;   /* an action came: the next close is not a dismiss */
+  char *token;      /* (nullable) activation token of the last click */
+  guint32 id;       /* the server's id while on screen, else 0 */
+  guint pending;    /* serial of its Notify call in flight, else 0 */
 } SmItem;
 
 SmItem *sm_item_new (SmItemKind kind, const char *prefix, const char *id);
 void sm_item_free (SmItem *item);
-gint32 sm_item_get_id (SmItem *item);
-void sm_item_close_id (gint id);
-gboolean sm_item_show (SmItem *item,
-                       gboolean is_summary,
-                       guint n_requests,
-                       guint n_sessions,
-                       gboolean markup,
-                       gint adopt_id,
-                       GError **error);
+/* Whether it is on screen or on its way there (a Notify in flight). */
+gboolean sm_item_is_posted (const SmItem *item);
+/* The Notify call's parameters (susssasa{sv}i) that show @item (the summary
+ * when @is_summary, with its counts), over the notification @replaces_id
+ * when not 0. Floating. */
+GVariant *sm_item_notify_params (const SmItem *item,
+                                 gboolean is_summary,
+                                 guint n_requests,
+                                 guint n_sessions,
+                                 gboolean markup,
+                                 guint32 replaces_id);
 
 G_END_DECLS

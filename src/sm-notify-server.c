@@ -84,35 +84,78 @@ sm_launch_context_init (SmLaunchContext *self G_GNUC_UNUSED)
 {
 }
 
-void
-sm_notify_launch_app (const char *app_id, const char *token)
+typedef struct
 {
-  g_autofree char *desktop_id = g_strconcat (app_id, ".desktop", NULL);
+  char *app_id;
+  char *token; /* (nullable) */
+} SmLaunch;
+
+static void
+sm_launch_free (SmLaunch *launch)
+{
+  g_free (launch->app_id);
+  g_free (launch->token);
+  g_free (launch);
+}
+
+/* In a worker thread: GLib reads the desktop files, and launches over the
+ * shared session-bus connection (it D-Bus-activates the app, or announces
+ * the launch), connecting it synchronously when it is not there yet. */
+static void
+launch_in_thread (GTask *task,
+                  gpointer source G_GNUC_UNUSED,
+                  gpointer task_data,
+                  GCancellable *cancellable G_GNUC_UNUSED)
+{
+  SmLaunch *launch = task_data;
+  g_autofree char *desktop_id = g_strconcat (launch->app_id, ".desktop", NULL);
   g_autoptr (GDesktopAppInfo) info = g_desktop_app_info_new (desktop_id);
+  g_autoptr (GDBusConnection) bus = NULL;
   g_autoptr (SmLaunchContext) context = NULL;
   g_autoptr (GError) error = NULL;
 
   if (info == NULL)
     {
       g_info ("No application %s to launch", desktop_id);
+      g_task_return_boolean (task, FALSE);
       return;
     }
+  /* The connection GLib will use: it must not exit() the daemon when the
+   * bus goes away, as the shared one does by default. */
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  if (bus != NULL)
+    g_dbus_connection_set_exit_on_close (bus, FALSE);
   context = g_object_new (SM_TYPE_LAUNCH_CONTEXT, NULL);
-  if (token != NULL)
+  if (launch->token != NULL)
     {
       /* Wayland lets the app take focus only with the click's token. */
-      context->token = g_strdup (token);
-      g_app_launch_context_setenv (G_APP_LAUNCH_CONTEXT (context), "XDG_ACTIVATION_TOKEN", token);
-      g_app_launch_context_setenv (G_APP_LAUNCH_CONTEXT (context), "DESKTOP_STARTUP_ID", token);
+      context->token = g_strdup (launch->token);
+      g_app_launch_context_setenv (G_APP_LAUNCH_CONTEXT (context), "XDG_ACTIVATION_TOKEN",
+                                   launch->token);
+      g_app_launch_context_setenv (G_APP_LAUNCH_CONTEXT (context), "DESKTOP_STARTUP_ID",
+                                   launch->token);
     }
   if (!g_app_info_launch (G_APP_INFO (info), NULL, G_APP_LAUNCH_CONTEXT (context), &error))
     g_info ("Could not launch %s: %s", desktop_id, error->message);
+  g_task_return_boolean (task, error == NULL);
 }
 
-/* Subscribed with the server's unique name as sender, not through libnotify:
- * libnotify's proxy matches the well-known name, and GNOME Shell broadcasts
- * every app's ActionInvoked/NotificationClosed from another connection too,
- * so only the pair (sender, id) says the click was on our notification. */
+void
+sm_notify_launch_app (const char *app_id, const char *token)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, NULL, NULL);
+  SmLaunch *launch = g_new0 (SmLaunch, 1);
+
+  launch->app_id = g_strdup (app_id);
+  launch->token = g_strdup (token);
+  g_task_set_task_data (task, launch, (GDestroyNotify) sm_launch_free);
+  g_task_run_in_thread (task, launch_in_thread);
+}
+
+/* Subscribed with the server's unique name as sender, not its well-known
+ * name (as libnotify's proxy did): GNOME Shell broadcasts every app's
+ * ActionInvoked/NotificationClosed from another connection too, so only the
+ * pair (sender, id) says the click was on our notification. */
 static void
 on_server_signal (GDBusConnection *connection G_GNUC_UNUSED,
                   const char *sender,
@@ -270,6 +313,40 @@ sm_notify_server_has_body_markup (SmNotifyServer *self)
   return self->body_markup;
 }
 
+gboolean
+sm_notify_server_call (SmNotifyServer *self,
+                       const char *method,
+                       GVariant *params,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  const GVariantType *reply_type;
+
+  g_return_val_if_fail (SM_IS_NOTIFY_SERVER (self), FALSE);
+
+  if (!self->ready)
+    {
+      g_variant_unref (g_variant_ref_sink (params));
+      return FALSE;
+    }
+  reply_type = g_str_equal (method, "Notify") ? G_VARIANT_TYPE ("(u)") : G_VARIANT_TYPE_UNIT;
+  /* To the unique name: the ids it returns mean something to it alone. */
+  g_dbus_connection_call (self->connection, self->server, NOTIFICATIONS_PATH, NOTIFICATIONS_IFACE,
+                          method, params, reply_type, G_DBUS_CALL_FLAGS_NO_AUTO_START, G_MAXINT,
+                          self->cancellable, callback, user_data);
+  return TRUE;
+}
+
+GVariant *
+sm_notify_server_call_finish (GAsyncResult *result, GError **error)
+{
+  GObject *source = g_async_result_get_source_object (result);
+  GVariant *reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, error);
+
+  g_object_unref (source);
+  return reply;
+}
+
 static void
 sm_notify_server_dispose (GObject *object)
 {
@@ -318,11 +395,13 @@ sm_notify_server_new (void)
   SmNotifyServer *self = g_object_new (SM_TYPE_NOTIFY_SERVER, NULL);
   g_autoptr (GError) error = NULL;
 
-  /* GLib's shared session connection, the one libnotify sends on: the
-   * server's signals may be addressed to it. Held for as long as the
-   * notifier lives, so that it stays the one libnotify gets, and without
+  /* GLib's shared session connection, apart from the daemon's own (which
+   * is replaced on a reconnect): the Notify calls go out on it, so the
+   * server's signals addressed to the sender arrive on it. Held for as long
+   * as the notifier lives (app launching gets the same one), and without
    * exit-on-close, which the singleton has by default: when the bus goes
-   * away it would raise SIGTERM, racing the daemon's own handling. */
+   * away it would raise SIGTERM, racing the daemon's own handling. Taken
+   * once at start-up, before the main loop runs. */
   self->bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
   if (self->bus == NULL)
     {

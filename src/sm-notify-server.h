@@ -24,8 +24,21 @@ SmNotifyServer *sm_notify_server_new (void);
 gboolean sm_notify_server_is_ready (SmNotifyServer *self);
 gboolean sm_notify_server_has_body_markup (SmNotifyServer *self);
 
+/* Calls @method ("Notify" or "CloseNotification") on the server, by its
+ * unique name (never auto-starting one) and without a client-side timeout:
+ * the main loop never waits for it, and a hung server holds the call until
+ * it answers or leaves (then the call fails with G_IO_ERROR_CANCELLED, as
+ * when this object goes). FALSE, and nothing sent, when no server is ready.
+ * @params is consumed if floating. */
+gboolean sm_notify_server_call (SmNotifyServer *self,
+                                const char *method,
+                                GVariant *params,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data);
+GVariant *sm_notify_server_call_finish (GAsyncResult *result, GError **error);
+
 /* Launches or raises @app_id (a desktop-file id without ".desktop") with the
- * click's activation token (nullable). */
+ * click's activation token (nullable), in a worker thread: returns at once. */
 void sm_notify_launch_app (const char *app_id, const char *token);
 
 G_END_DECLS

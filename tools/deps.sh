@@ -6,7 +6,7 @@
 SM_DEB_PACKAGES=(
   # build
   meson ninja-build pkg-config gcc libc6-dev gettext
-  libglib2.0-dev libglib2.0-dev-bin libjson-glib-dev libnotify-dev
+  libglib2.0-dev libglib2.0-dev-bin libjson-glib-dev
   # integration tests: private bus, python harness, mock notification server
   dbus dbus-daemon python3 python3-gi python3-dbusmock
   # valgrind setup, sanitizers and fuzzing, lint checks
