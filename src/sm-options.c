@@ -24,6 +24,8 @@ sm_options_parse (const SmOptionSpec *specs,
 
   g_return_val_if_fail (g_variant_is_of_type (options, G_VARIANT_TYPE_VARDICT), FALSE);
 
+  if (!sm_options_check_limits (options, error))
+    return FALSE;
   memset (values, 0, n_specs * sizeof *values);
   g_variant_iter_init (&iter, options);
   while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
@@ -53,6 +55,113 @@ sm_options_parse (const SmOptionSpec *specs,
         }
     }
   return TRUE;
+}
+
+/* How many containers a value of @type nests (a variant counts as one,
+ * whatever it holds), or any number above @limit once it is known to be
+ * too deep. A type string can be long: no recursion, no more state than
+ * @limit levels. */
+static guint
+type_depth (const char *type, guint limit)
+{
+  guint pending[SM_OPTIONS_MAX_DEPTH + 1]; /* arrays around each open bracket */
+  guint open = 0, arrays = 0, base = 0, max = 0;
+
+  g_return_val_if_fail (limit <= SM_OPTIONS_MAX_DEPTH, G_MAXUINT);
+
+  for (const char *p = type; *p != '\0' && max <= limit; p++)
+    switch (*p)
+      {
+      case 'a':
+      case 'm':
+        arrays++;
+        max = MAX (max, base + arrays);
+        break;
+      case '(':
+      case '{':
+        max = MAX (max, base + arrays + 1);
+        if (max > limit)
+          break;
+        pending[open++] = arrays;
+        base += arrays + 1;
+        arrays = 0;
+        break;
+      case ')':
+      case '}':
+        if (open > 0)
+          base -= pending[--open] + 1;
+        arrays = 0;
+        break;
+      case 'v':
+        max = MAX (max, base + arrays + 1);
+        arrays = 0;
+        break;
+      default:
+        arrays = 0;
+        break;
+      }
+  return max;
+}
+
+static gboolean
+too_deep (const char *what, guint limit, GError **error)
+{
+  g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+               "options: %s nested more than %u levels deep", what, limit);
+  return FALSE;
+}
+
+/* @value sits inside @depth containers, @variants of them variants. Only
+ * what holds variants is walked: below that the type says how deep it
+ * goes, so a large array of plain values costs nothing. */
+static gboolean
+check_nesting (GVariant *value, guint depth, guint variants, GError **error)
+{
+  const char *type = g_variant_get_type_string (value);
+
+  if (strchr (type, 'v') == NULL)
+    {
+      if (depth + type_depth (type, SM_OPTIONS_MAX_DEPTH - MIN (depth, SM_OPTIONS_MAX_DEPTH))
+          > SM_OPTIONS_MAX_DEPTH)
+        return too_deep ("containers are", SM_OPTIONS_MAX_DEPTH, error);
+      return TRUE;
+    }
+  if (++depth > SM_OPTIONS_MAX_DEPTH)
+    return too_deep ("containers are", SM_OPTIONS_MAX_DEPTH, error);
+  if (type[0] == 'v')
+    {
+      g_autoptr (GVariant) child = NULL;
+
+      if (++variants > SM_OPTIONS_MAX_VARIANT_DEPTH)
+        return too_deep ("variants are", SM_OPTIONS_MAX_VARIANT_DEPTH, error);
+      child = g_variant_get_variant (value);
+      return check_nesting (child, depth, variants, error);
+    }
+  for (gsize i = 0, n = g_variant_n_children (value); i < n; i++)
+    {
+      g_autoptr (GVariant) child = g_variant_get_child_value (value, i);
+
+      if (!check_nesting (child, depth, variants, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* The caps on a whole options dict, whatever its keys: its size as
+ * serialized, and how deep variants (and containers) nest in it. */
+gboolean
+sm_options_check_limits (GVariant *options, GError **error)
+{
+  gsize size = g_variant_get_size (options);
+
+  if (size > SM_OPTIONS_MAX_BYTES)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "options: are %" G_GSIZE_FORMAT " bytes serialized, at most %d are allowed",
+                   size, SM_OPTIONS_MAX_BYTES);
+      return FALSE;
+    }
+  return check_nesting (options, 0, 0, error);
 }
 
 void

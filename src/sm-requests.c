@@ -11,6 +11,7 @@ struct _SmRequests
 
   SmScheduler *scheduler; /* (owned) */
   GHashTable *requests;   /* (owned) id → (owned) SmRequestEntry */
+  SmBudget *budget;       /* (owned) shared with the user's other models */
 };
 
 /* A scheduler callback needs both the request and its model. */
@@ -18,6 +19,7 @@ typedef struct
 {
   SmRequest request;
   SmRequests *owner; /* (unowned) */
+  gsize size;        /* what it counts against the budget */
 } SmRequestEntry;
 
 enum
@@ -44,6 +46,7 @@ sm_request_entry_free (SmRequestEntry *entry)
 
   if (request->deadline != NULL)
     sm_scheduler_remove (entry->owner->scheduler, request->deadline);
+  sm_budget_charge (entry->owner->budget, entry->size, 0);
   g_free (request->id);
   g_free (request->session_id);
   g_free (request->from_peer_id);
@@ -60,7 +63,9 @@ sm_requests_dispose (GObject *object)
 {
   SmRequests *self = SM_REQUESTS (object);
 
+  /* The entries first: they give their bytes back to the budget. */
   g_clear_pointer (&self->requests, g_hash_table_unref);
+  g_clear_pointer (&self->budget, sm_budget_unref);
   g_clear_object (&self->scheduler);
 
   G_OBJECT_CLASS (sm_requests_parent_class)->dispose (object);
@@ -96,6 +101,7 @@ sm_requests_init (SmRequests *self)
 {
   self->requests =
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sm_request_entry_free);
+  self->budget = sm_budget_new ("the caller's byte budget", SM_BUDGET_USER_BYTES, NULL);
 }
 
 SmRequests *
@@ -105,6 +111,19 @@ sm_requests_new (SmScheduler *scheduler)
 
   self->scheduler = g_object_ref (scheduler);
   return self;
+}
+
+/* Shares @budget with the user's other models; before any request. */
+void
+sm_requests_set_budget (SmRequests *self, SmBudget *budget)
+{
+  g_return_if_fail (SM_IS_REQUESTS (self));
+  g_return_if_fail (budget != NULL);
+  g_return_if_fail (g_hash_table_size (self->requests) == 0);
+
+  sm_budget_ref (budget);
+  g_clear_pointer (&self->budget, sm_budget_unref);
+  self->budget = budget;
 }
 
 static void
@@ -203,12 +222,29 @@ sm_request_entry_new (SmRequests *self,
   return entry;
 }
 
+/* Whether @entry fits the byte budget in place of any request of its id;
+ * else frees it. */
+static gboolean
+sm_requests_check_budget (SmRequests *self, SmRequestEntry *entry, GError **error)
+{
+  SmRequestEntry *old = g_hash_table_lookup (self->requests, entry->request.id);
+
+  entry->size = sm_budget_entry_size (sm_request_to_variant (&entry->request));
+  if (sm_budget_check (self->budget, old != NULL ? old->size : 0, entry->size, "request_id",
+                       entry->request.id, error))
+    return TRUE;
+  entry->size = 0;
+  sm_request_entry_free (entry);
+  return FALSE;
+}
+
 /* Takes @entry in (replacing any request of the same id) and arms it. */
 static void
 sm_requests_insert (SmRequests *self, SmRequestEntry *entry)
 {
   gboolean replaced = g_hash_table_contains (self->requests, entry->request.id);
 
+  sm_budget_charge (self->budget, 0, entry->size);
   g_hash_table_replace (self->requests, entry->request.id, entry);
   entry->request.deadline =
       sm_scheduler_add (self->scheduler, entry->request.expires_at, on_request_deadline, entry);
@@ -240,6 +276,8 @@ sm_requests_register (SmRequests *self,
   entry =
       sm_request_entry_new (self, request_id, session_id, from_peer_id, expires_at, now, values);
   sm_options_clear (values, N_REGISTER_OPTIONS);
+  if (!sm_requests_check_budget (self, entry, error))
+    return FALSE;
   sm_requests_insert (self, entry);
   return TRUE;
 }
@@ -314,7 +352,7 @@ sm_requests_restore (SmRequests *self, GVariant *entry_variant, GError **error)
     entry = sm_request_entry_new (self, request_id, session_id, from_peer_id, expires_at,
                                   MIN (registered_at, now), values);
   sm_options_clear (values, N_RESTORE_OPTIONS);
-  if (entry == NULL)
+  if (entry == NULL || !sm_requests_check_budget (self, entry, error))
     return FALSE;
   sm_requests_insert (self, entry);
   return TRUE;

@@ -367,11 +367,17 @@ SmService *
 sm_service_new (SmScheduler *scheduler)
 {
   SmService *self = g_object_new (SM_TYPE_SERVICE, NULL);
+  g_autoptr (SmBudget) budget = NULL;
 
   self->scheduler = g_object_ref (scheduler);
   self->sessions = sm_sessions_new (scheduler);
   self->requests = sm_requests_new (scheduler);
   self->presence = sm_presence_new (scheduler);
+  /* One byte budget for the one user's sessions, requests and presence. */
+  budget = sm_budget_new ("the caller's byte budget", SM_BUDGET_USER_BYTES, NULL);
+  sm_sessions_set_budget (self->sessions, budget);
+  sm_requests_set_budget (self->requests, budget);
+  sm_presence_set_budget (self->presence, budget);
   self->user.sessions = self->sessions;
   self->user.requests = self->requests;
   self->user.presence = self->presence;

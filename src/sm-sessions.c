@@ -16,6 +16,7 @@ struct _SmSessions
 
   SmScheduler *scheduler; /* (owned) */
   GHashTable *sessions;   /* (owned) id → (owned) SmSession */
+  SmBudget *budget;       /* (owned) shared with the user's other models */
 };
 
 /* A scheduler callback needs both the session and its model. */
@@ -23,6 +24,7 @@ typedef struct
 {
   SmSession session;
   SmSessions *owner; /* (unowned) */
+  gsize size;        /* what it counts against the budget */
 } SmSessionEntry;
 
 enum
@@ -46,6 +48,7 @@ sm_session_entry_free (SmSessionEntry *entry)
 
   if (session->deadline != NULL)
     sm_scheduler_remove (entry->owner->scheduler, session->deadline);
+  sm_budget_charge (entry->owner->budget, entry->size, 0);
   g_free (session->id);
   g_free (session->session_type);
   g_clear_pointer (&session->metadata, g_variant_unref);
@@ -59,7 +62,9 @@ sm_sessions_dispose (GObject *object)
 {
   SmSessions *self = SM_SESSIONS (object);
 
+  /* The entries first: they give their bytes back to the budget. */
   g_clear_pointer (&self->sessions, g_hash_table_unref);
+  g_clear_pointer (&self->budget, sm_budget_unref);
   g_clear_object (&self->scheduler);
 
   G_OBJECT_CLASS (sm_sessions_parent_class)->dispose (object);
@@ -100,6 +105,7 @@ sm_sessions_init (SmSessions *self)
 {
   self->sessions =
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sm_session_entry_free);
+  self->budget = sm_budget_new ("the caller's byte budget", SM_BUDGET_USER_BYTES, NULL);
 }
 
 SmSessions *
@@ -109,6 +115,27 @@ sm_sessions_new (SmScheduler *scheduler)
 
   self->scheduler = g_object_ref (scheduler);
   return self;
+}
+
+/* Shares @budget with the user's other models; before any session. */
+void
+sm_sessions_set_budget (SmSessions *self, SmBudget *budget)
+{
+  g_return_if_fail (SM_IS_SESSIONS (self));
+  g_return_if_fail (budget != NULL);
+  g_return_if_fail (g_hash_table_size (self->sessions) == 0);
+
+  sm_budget_ref (budget);
+  g_clear_pointer (&self->budget, sm_budget_unref);
+  self->budget = budget;
+}
+
+SmBudget *
+sm_sessions_get_budget (SmSessions *self)
+{
+  g_return_val_if_fail (SM_IS_SESSIONS (self), NULL);
+
+  return self->budget;
 }
 
 static void on_session_deadline (gint64 due_ms, gint64 now_ms, gpointer user_data);
@@ -338,12 +365,32 @@ sm_sessions_check_room (SmSessions *self, const char *session_id, GError **error
   return TRUE;
 }
 
+static GVariant *session_to_variant (const SmSession *session, gboolean all_sent);
+
+/* Whether @entry fits the byte budget in place of any session of its id;
+ * else frees it. It is counted as saved once all its warnings are sent, so
+ * that its size never grows later. */
+static gboolean
+sm_sessions_check_budget (SmSessions *self, SmSessionEntry *entry, GError **error)
+{
+  SmSessionEntry *old = g_hash_table_lookup (self->sessions, entry->session.id);
+
+  entry->size = sm_budget_entry_size (session_to_variant (&entry->session, TRUE));
+  if (sm_budget_check (self->budget, old != NULL ? old->size : 0, entry->size, "session_id",
+                       entry->session.id, error))
+    return TRUE;
+  entry->size = 0;
+  sm_session_entry_free (entry);
+  return FALSE;
+}
+
 /* Takes @entry in (replacing any session of the same id) and arms it. */
 static void
 sm_sessions_insert (SmSessions *self, SmSessionEntry *entry)
 {
   gboolean replaced = g_hash_table_contains (self->sessions, entry->session.id);
 
+  sm_budget_charge (self->budget, 0, entry->size);
   g_hash_table_replace (self->sessions, entry->session.id, entry);
   sm_sessions_schedule (self, entry);
   g_signal_emit (self, signals[SIGNAL_REGISTERED], 0, &entry->session, replaced);
@@ -378,6 +425,8 @@ sm_sessions_register (SmSessions *self,
   entry->session.registered_at = now;
   apply_options (&entry->session, values);
   sm_options_clear (values, N_REGISTER_OPTIONS);
+  if (!sm_sessions_check_budget (self, entry, error))
+    return FALSE;
   sm_sessions_insert (self, entry);
   return TRUE;
 }
@@ -463,6 +512,8 @@ sm_sessions_restore (SmSessions *self, GVariant *entry_variant, GError **error)
     }
 
   sm_options_clear (values, N_RESTORE_OPTIONS);
+  if (!sm_sessions_check_budget (self, entry, error))
+    return FALSE;
   sm_sessions_insert (self, entry);
   return TRUE;
 }
@@ -507,8 +558,8 @@ sm_sessions_list (SmSessions *self)
   return list;
 }
 
-GVariant *
-sm_session_to_variant (const SmSession *session)
+static GVariant *
+session_to_variant (const SmSession *session, gboolean all_sent)
 {
   GVariantBuilder builder, thresholds, sent;
 
@@ -517,7 +568,7 @@ sm_session_to_variant (const SmSession *session)
   for (guint i = 0; i < session->n_thresholds; i++)
     {
       g_variant_builder_add (&thresholds, "x", session->thresholds[i]);
-      if (session->sent_mask & (1u << i))
+      if (all_sent || (session->sent_mask & (1u << i)))
         g_variant_builder_add (&sent, "x", session->thresholds[i]);
     }
 
@@ -538,6 +589,12 @@ sm_session_to_variant (const SmSession *session)
   if (session->url != NULL)
     g_variant_builder_add (&builder, "{sv}", "url", g_variant_new_string (session->url));
   return g_variant_builder_end (&builder);
+}
+
+GVariant *
+sm_session_to_variant (const SmSession *session)
+{
+  return session_to_variant (session, FALSE);
 }
 
 GVariant *
