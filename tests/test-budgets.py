@@ -272,7 +272,7 @@ class BudgetsTest(smtest.DaemonTestCase):
             json.dump({'version': 1, 'sessions': sessions}, f)
 
         self.start_daemon()
-        restored = self.session_entries()
+        restored = sorted(self.session_entries())
         log = self.read_log()
         self.assertNotIn('deep', restored)
         n_big = len([s for s in restored if s.startswith('big')])
@@ -285,7 +285,7 @@ class BudgetsTest(smtest.DaemonTestCase):
         # What was dropped stays dropped: the next start loads the same.
         self.stop_daemon()
         self.start_daemon()
-        self.assertEqual(sorted(self.session_entries()), sorted(restored))
+        self.assertEqual(sorted(self.session_entries()), restored)
 
 
 if __name__ == '__main__':
