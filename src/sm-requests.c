@@ -435,6 +435,13 @@ sm_requests_to_variant (SmRequests *self)
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
   for (guint i = 0; i < list->len; i++)
-    g_variant_builder_add_value (&builder, sm_request_to_variant (list->pdata[i]));
+    {
+      g_autoptr (GVariant) entry = g_variant_ref_sink (sm_request_to_variant (list->pdata[i]));
+
+      /* Serialized one by one, each entry's tree of a dozen small values
+       * is freed at once: the reply never holds more than its bytes. */
+      g_variant_get_data (entry);
+      g_variant_builder_add_value (&builder, entry);
+    }
   return g_variant_builder_end (&builder);
 }

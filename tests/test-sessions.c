@@ -3,6 +3,7 @@
 #include "sm-error.h"
 #include "sm-options.h"
 #include "sm-sessions.h"
+#include "sm-users.h"
 
 #include <string.h>
 
@@ -1134,6 +1135,67 @@ test_budget_parent (void)
   g_assert_cmpuint (sm_budget_get_used (all), ==, 50);
 }
 
+/* System mode: each user has a budget of their own, and all users together
+ * one of 4 times that, so the daemon's memory does not grow with the number
+ * of users. An a(y) counts 8 times its GVariant size (its D-Bus size). */
+static void
+test_budget_users (void)
+{
+  g_autoptr (SmScheduler) scheduler = sm_scheduler_new_manual (T0);
+  g_autoptr (SmUsers) users = sm_users_new (scheduler);
+  g_autofree guint8 *bytes = g_malloc0 (8000);
+  g_auto (GVariantDict) meta = G_VARIANT_DICT_INIT (NULL);
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  g_autoptr (GVariant) options = NULL;
+  SmBudget *all = sm_users_get_budget (users);
+  gsize total = 0;
+
+  g_variant_dict_insert_value (&meta, "y",
+                               g_variant_new_fixed_array (G_VARIANT_TYPE ("(y)"), bytes, 8000, 1));
+  g_variant_dict_insert_value (&dict, "metadata", g_variant_dict_end (&meta));
+  options = g_variant_ref_sink (g_variant_dict_end (&dict));
+  g_assert_cmpuint (sm_budget_get_limit (all), ==, SM_USERS_MAX_FACTOR * SM_BUDGET_USER_BYTES);
+
+  for (guint32 uid = 1000; uid < 1000 + SM_USERS_MAX_FACTOR + 1; uid++)
+    {
+      SmUser *user = sm_users_get (users, uid);
+      SmBudget *own = sm_sessions_get_budget (user->sessions);
+      g_autoptr (GError) error = NULL;
+      guint n = 0;
+
+      g_assert_true (own != all);
+      while (TRUE)
+        {
+          char id[32];
+
+          g_snprintf (id, sizeof id, "s%u", n);
+          if (!sm_sessions_register (user->sessions, id, T0 + 60000, options, &error))
+            break;
+          n++;
+        }
+      g_assert_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED);
+      total += sm_budget_get_used (own);
+      g_assert_cmpuint (sm_budget_get_used (all), ==, total);
+      if (uid < 1000 + SM_USERS_MAX_FACTOR)
+        {
+          /* 64 000 bytes on the bus each: 8 times the GVariant size. */
+          g_assert_cmpuint (n, <=, SM_BUDGET_USER_BYTES / 64000);
+          g_assert_cmpuint (n, >=, SM_BUDGET_USER_BYTES / 64600);
+          g_assert_nonnull (strstr (error->message, "the caller's byte budget"));
+        }
+      else
+        {
+          g_assert_cmpuint (n, <, SM_USERS_MAX_FACTOR);
+          g_assert_nonnull (strstr (error->message, "all users together"));
+        }
+    }
+
+  /* Sessions gone give their bytes back to all users. */
+  sm_scheduler_set_now (scheduler, T0 + 60000);
+  g_assert_cmpuint (sm_users_count_sessions (users), ==, 0);
+  g_assert_cmpuint (sm_budget_get_used (all), ==, 0);
+}
+
 /* The D-Bus size sm_budget_entry_size() counts is exact: as GDBus marshals
  * the value, also where it is up to 8 times the GVariant size. */
 static void
@@ -1203,6 +1265,7 @@ main (int argc, char **argv)
 #undef ADD
   g_test_add_func ("/budget/parent", test_budget_parent);
   g_test_add_func ("/budget/dbus-size", test_dbus_size);
+  g_test_add_func ("/budget/users", test_budget_users);
 
   return g_test_run ();
 }
