@@ -1046,6 +1046,14 @@ test_budget (Fixture *f, gconstpointer data G_GNUC_UNUSED)
   g_assert_cmpuint (big_size, <, 41000);
   g_assert_cmpuint (small_size, <, 1000);
 
+  /* One byte short of two big ones: the second does not fit. */
+  set_budget (f, 2 * big_size - 1);
+  g_assert_true (sm_sessions_register (f->sessions, "a", T0 + 60000, big, &error));
+  g_assert_false (sm_sessions_register (f->sessions, "b", T0 + 120000, big, &error));
+  g_assert_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED);
+  g_clear_error (&error);
+  g_assert_true (sm_sessions_unregister (f->sessions, "a", "", &error));
+
   /* Exactly two big ones fit. */
   set_budget (f, 2 * big_size);
   budget = sm_sessions_get_budget (f->sessions);
