@@ -249,3 +249,51 @@ sm_budget_entry_size (GVariant *entry)
 
   return MAX (sm_variant_dbus_size (owned), g_variant_get_size (owned)) + 8;
 }
+
+/* An a{sv} starts with its length, then its first entry aligned to 8. */
+gsize
+sm_dbus_dict_start (void)
+{
+  return 8;
+}
+
+/* A {sv} entry's key and the signature of its value, @signature. */
+static gsize
+add_key (gsize offset, const char *key, const char *signature)
+{
+  offset = align_up (offset, 8);
+  offset += 4 + strlen (key) + 1;
+  return offset + 1 + strlen (signature) + 1;
+}
+
+gsize
+sm_dbus_add_string (gsize offset, const char *key, const char *value)
+{
+  offset = align_up (add_key (offset, key, "s"), 4);
+  return offset + 4 + strlen (value) + 1;
+}
+
+gsize
+sm_dbus_add_int64 (gsize offset, const char *key)
+{
+  return align_up (add_key (offset, key, "x"), 8) + 8;
+}
+
+gsize
+sm_dbus_add_uint32 (gsize offset, const char *key)
+{
+  return align_up (add_key (offset, key, "u"), 4) + 4;
+}
+
+gsize
+sm_dbus_add_int64_array (gsize offset, const char *key, gsize n)
+{
+  offset = align_up (add_key (offset, key, "ax"), 4) + 4;
+  return align_up (offset, 8) + 8 * n;
+}
+
+gsize
+sm_dbus_add_value (gsize offset, const char *key, GVariant *value)
+{
+  return dbus_end (value, add_key (offset, key, g_variant_get_type_string (value)));
+}

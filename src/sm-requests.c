@@ -222,6 +222,33 @@ sm_request_entry_new (SmRequests *self,
   return entry;
 }
 
+static gsize
+add_optional_size (gsize offset, const char *key, const char *value)
+{
+  return value != NULL ? sm_dbus_add_string (offset, key, value) : offset;
+}
+
+/* What @request counts against the budget: its D-Bus form as
+ * GetSigningRequests sends it (all strings and integers: larger than its
+ * GVariant form), plus its offset in the array. Computed, not built. */
+static gsize
+request_size (const SmRequest *request)
+{
+  gsize offset = sm_dbus_dict_start ();
+
+  offset = sm_dbus_add_string (offset, "request-id", request->id);
+  offset = sm_dbus_add_string (offset, "session-id", request->session_id);
+  offset = sm_dbus_add_string (offset, "from-peer-id", request->from_peer_id);
+  offset = sm_dbus_add_int64 (offset, "expires-at");
+  offset = sm_dbus_add_int64 (offset, "registered-at");
+  offset = add_optional_size (offset, "from-nickname", request->from_nickname);
+  offset = add_optional_size (offset, "amount", request->amount);
+  offset = add_optional_size (offset, "purpose", request->purpose);
+  offset = add_optional_size (offset, "app-id", request->app_id);
+  offset = add_optional_size (offset, "url", request->url);
+  return offset + 8;
+}
+
 /* Whether @entry fits the byte budget in place of any request of its id;
  * else frees it. */
 static gboolean
@@ -229,7 +256,7 @@ sm_requests_check_budget (SmRequests *self, SmRequestEntry *entry, GError **erro
 {
   SmRequestEntry *old = g_hash_table_lookup (self->requests, entry->request.id);
 
-  entry->size = sm_budget_entry_size (sm_request_to_variant (&entry->request));
+  entry->size = request_size (&entry->request);
   if (sm_budget_check (self->budget, old != NULL ? old->size : 0, entry->size, "request_id",
                        entry->request.id, error))
     return TRUE;
@@ -398,33 +425,39 @@ sm_requests_list (SmRequests *self)
   return list;
 }
 
+/* A {sv} entry, built without a format string: several times cheaper than
+ * g_variant_builder_add (), and an entry is built for every registration
+ * (to count it), every GetSigningRequests and every save. */
+static GVariant *
+dict_entry (const char *key, GVariant *value)
+{
+  return g_variant_new_dict_entry (g_variant_new_string (key), g_variant_new_variant (value));
+}
+
 static void
-add_optional (GVariantBuilder *builder, const char *key, const char *value)
+add_optional (GVariant **entries, gsize *n, const char *key, const char *value)
 {
   if (value != NULL)
-    g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (value));
+    entries[(*n)++] = dict_entry (key, g_variant_new_string (value));
 }
 
 GVariant *
 sm_request_to_variant (const SmRequest *request)
 {
-  GVariantBuilder builder;
+  GVariant *entries[10];
+  gsize n = 0;
 
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&builder, "{sv}", "request-id", g_variant_new_string (request->id));
-  g_variant_builder_add (&builder, "{sv}", "session-id",
-                         g_variant_new_string (request->session_id));
-  g_variant_builder_add (&builder, "{sv}", "from-peer-id",
-                         g_variant_new_string (request->from_peer_id));
-  g_variant_builder_add (&builder, "{sv}", "expires-at", g_variant_new_int64 (request->expires_at));
-  g_variant_builder_add (&builder, "{sv}", "registered-at",
-                         g_variant_new_int64 (request->registered_at));
-  add_optional (&builder, "from-nickname", request->from_nickname);
-  add_optional (&builder, "amount", request->amount);
-  add_optional (&builder, "purpose", request->purpose);
-  add_optional (&builder, "app-id", request->app_id);
-  add_optional (&builder, "url", request->url);
-  return g_variant_builder_end (&builder);
+  entries[n++] = dict_entry ("request-id", g_variant_new_string (request->id));
+  entries[n++] = dict_entry ("session-id", g_variant_new_string (request->session_id));
+  entries[n++] = dict_entry ("from-peer-id", g_variant_new_string (request->from_peer_id));
+  entries[n++] = dict_entry ("expires-at", g_variant_new_int64 (request->expires_at));
+  entries[n++] = dict_entry ("registered-at", g_variant_new_int64 (request->registered_at));
+  add_optional (entries, &n, "from-nickname", request->from_nickname);
+  add_optional (entries, &n, "amount", request->amount);
+  add_optional (entries, &n, "purpose", request->purpose);
+  add_optional (entries, &n, "app-id", request->app_id);
+  add_optional (entries, &n, "url", request->url);
+  return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries, n);
 }
 
 GVariant *

@@ -365,17 +365,42 @@ sm_sessions_check_room (SmSessions *self, const char *session_id, GError **error
   return TRUE;
 }
 
-static GVariant *session_to_variant (const SmSession *session, gboolean all_sent);
+/* What @session counts against the budget: its D-Bus form as GetSessions
+ * sends it once all its warnings are sent (so that it never grows later),
+ * or its metadata's GVariant form where that is larger, plus its offset in
+ * the array. Computed, not built: only the metadata is walked. */
+static gsize
+session_size (const SmSession *session)
+{
+  gsize metadata_start, metadata_gvariant, extra, offset = sm_dbus_dict_start ();
+
+  offset = sm_dbus_add_string (offset, "session-id", session->id);
+  offset = sm_dbus_add_int64 (offset, "expires-at");
+  offset = sm_dbus_add_int64 (offset, "registered-at");
+  offset = sm_dbus_add_string (offset, "session-type", session->session_type);
+  metadata_start = offset;
+  offset = sm_dbus_add_value (offset, "metadata", session->metadata);
+  /* An av of small values, say, is larger as a GVariant. */
+  metadata_gvariant = g_variant_get_size (session->metadata);
+  extra = metadata_gvariant - MIN (metadata_gvariant, offset - metadata_start);
+  offset = sm_dbus_add_int64_array (offset, "warn-thresholds", session->n_thresholds);
+  offset = sm_dbus_add_int64_array (offset, "warnings-sent", session->n_thresholds);
+  offset = sm_dbus_add_uint32 (offset, "warn-before-minutes");
+  if (session->app_id != NULL)
+    offset = sm_dbus_add_string (offset, "app-id", session->app_id);
+  if (session->url != NULL)
+    offset = sm_dbus_add_string (offset, "url", session->url);
+  return offset + extra + 8;
+}
 
 /* Whether @entry fits the byte budget in place of any session of its id;
- * else frees it. It is counted as saved once all its warnings are sent, so
- * that its size never grows later. */
+ * else frees it. */
 static gboolean
 sm_sessions_check_budget (SmSessions *self, SmSessionEntry *entry, GError **error)
 {
   SmSessionEntry *old = g_hash_table_lookup (self->sessions, entry->session.id);
 
-  entry->size = sm_budget_entry_size (session_to_variant (&entry->session, TRUE));
+  entry->size = session_size (&entry->session);
   if (sm_budget_check (self->budget, old != NULL ? old->size : 0, entry->size, "session_id",
                        entry->session.id, error))
     return TRUE;
@@ -558,43 +583,44 @@ sm_sessions_list (SmSessions *self)
   return list;
 }
 
+/* A {sv} entry, built without a format string: several times cheaper than
+ * g_variant_builder_add (), and an entry is built for every registration
+ * (to count it), every GetSessions and every save. */
 static GVariant *
-session_to_variant (const SmSession *session, gboolean all_sent)
+dict_entry (const char *key, GVariant *value)
 {
-  GVariantBuilder builder, thresholds, sent;
-
-  g_variant_builder_init (&thresholds, G_VARIANT_TYPE ("ax"));
-  g_variant_builder_init (&sent, G_VARIANT_TYPE ("ax"));
-  for (guint i = 0; i < session->n_thresholds; i++)
-    {
-      g_variant_builder_add (&thresholds, "x", session->thresholds[i]);
-      if (all_sent || (session->sent_mask & (1u << i)))
-        g_variant_builder_add (&sent, "x", session->thresholds[i]);
-    }
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&builder, "{sv}", "session-id", g_variant_new_string (session->id));
-  g_variant_builder_add (&builder, "{sv}", "expires-at", g_variant_new_int64 (session->expires_at));
-  g_variant_builder_add (&builder, "{sv}", "registered-at",
-                         g_variant_new_int64 (session->registered_at));
-  g_variant_builder_add (&builder, "{sv}", "session-type",
-                         g_variant_new_string (session->session_type));
-  g_variant_builder_add (&builder, "{sv}", "metadata", session->metadata);
-  g_variant_builder_add (&builder, "{sv}", "warn-thresholds", g_variant_builder_end (&thresholds));
-  g_variant_builder_add (&builder, "{sv}", "warnings-sent", g_variant_builder_end (&sent));
-  g_variant_builder_add (&builder, "{sv}", "warn-before-minutes",
-                         g_variant_new_uint32 (session->warn_before_minutes));
-  if (session->app_id != NULL)
-    g_variant_builder_add (&builder, "{sv}", "app-id", g_variant_new_string (session->app_id));
-  if (session->url != NULL)
-    g_variant_builder_add (&builder, "{sv}", "url", g_variant_new_string (session->url));
-  return g_variant_builder_end (&builder);
+  return g_variant_new_dict_entry (g_variant_new_string (key), g_variant_new_variant (value));
 }
 
 GVariant *
 sm_session_to_variant (const SmSession *session)
 {
-  return session_to_variant (session, FALSE);
+  gint64 sent[SM_THRESHOLDS_MAX];
+  GVariant *entries[10];
+  gsize n_sent = 0, n = 0;
+
+  for (guint i = 0; i < session->n_thresholds; i++)
+    if (session->sent_mask & (1u << i))
+      sent[n_sent++] = session->thresholds[i];
+
+  entries[n++] = dict_entry ("session-id", g_variant_new_string (session->id));
+  entries[n++] = dict_entry ("expires-at", g_variant_new_int64 (session->expires_at));
+  entries[n++] = dict_entry ("registered-at", g_variant_new_int64 (session->registered_at));
+  entries[n++] = dict_entry ("session-type", g_variant_new_string (session->session_type));
+  entries[n++] = dict_entry ("metadata", session->metadata);
+  entries[n++] = dict_entry ("warn-thresholds",
+                             g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, session->thresholds,
+                                                        session->n_thresholds, sizeof (gint64)));
+  entries[n++] = dict_entry ("warnings-sent", g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, sent,
+                                                                         n_sent, sizeof (gint64)));
+  entries[n++] =
+      dict_entry ("warn-before-minutes", g_variant_new_uint32 (session->warn_before_minutes));
+  if (session->app_id != NULL)
+    entries[n++] = dict_entry ("app-id", g_variant_new_string (session->app_id));
+  if (session->url != NULL)
+    entries[n++] = dict_entry ("url", g_variant_new_string (session->url));
+  g_assert (n <= G_N_ELEMENTS (entries));
+  return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries, n);
 }
 
 GVariant *

@@ -1020,8 +1020,16 @@ session_size (Fixture *f, GVariant *options)
   gsize before = sm_budget_get_used (sm_sessions_get_budget (f->sessions));
   gsize size;
 
+  const SmSession *session;
+  g_autoptr (GVariant) saved = NULL;
+
   g_assert_true (sm_sessions_register (f->sessions, "probe", T0 + 60000, options, NULL));
   size = sm_budget_get_used (sm_sessions_get_budget (f->sessions)) - before;
+  /* Exactly its D-Bus form once its warnings are sent, and its offset in
+   * GetSessions' array. */
+  session = sm_sessions_lookup (f->sessions, "probe");
+  saved = g_variant_ref_sink (sm_session_to_variant (session));
+  g_assert_cmpuint (size, ==, sm_variant_dbus_size (saved) + 8 * session->n_thresholds + 8);
   g_assert_true (sm_sessions_unregister (f->sessions, "probe", "", NULL));
   g_assert_cmpuint (sm_budget_get_used (sm_sessions_get_budget (f->sessions)), ==, before);
   return size;
