@@ -6,6 +6,9 @@
 
 #include <string.h>
 
+static gboolean check_size (GVariant *options, GError **error);
+static gboolean check_nesting (GVariant *value, guint depth, guint variants, GError **error);
+
 /* One pass over @options (g_variant_lookup() walks the whole dict for every
  * key, which dominated restoring 10 000 sessions): each known key is
  * checked and its value handed out in @values[i] (owned; NULL when absent).
@@ -24,11 +27,22 @@ sm_options_parse (const SmOptionSpec *specs,
 
   g_return_val_if_fail (g_variant_is_of_type (options, G_VARIANT_TYPE_VARDICT), FALSE);
 
+  if (!check_size (options, error))
+    return FALSE;
   memset (values, 0, n_specs * sizeof *values);
   g_variant_iter_init (&iter, options);
   while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
     {
       gsize i = 0;
+
+      /* Unknown keys too: the dict, the entry and the value's variant are
+       * 3 levels, 1 of them a variant. */
+      if (!check_nesting (value, 3, 1, error))
+        {
+          g_variant_unref (value);
+          sm_options_clear (values, n_specs);
+          return FALSE;
+        }
 
       while (i < n_specs && strcmp (specs[i].key, key) != 0)
         i++;
@@ -53,6 +67,151 @@ sm_options_parse (const SmOptionSpec *specs,
         }
     }
   return TRUE;
+}
+
+/* How many containers a value of @type nests (a variant counts as one,
+ * whatever it holds), or any number above @limit once it is known to be
+ * too deep. A type string can be long: no recursion, no more state than
+ * @limit levels. */
+static guint
+type_depth (const char *type, gsize length, guint limit)
+{
+  guint pending[SM_OPTIONS_MAX_DEPTH + 1]; /* arrays around each open bracket */
+  guint open = 0, arrays = 0, base = 0, max = 0;
+
+  g_return_val_if_fail (limit <= SM_OPTIONS_MAX_DEPTH, G_MAXUINT);
+
+  for (const char *p = type; p < type + length && max <= limit; p++)
+    switch (*p)
+      {
+      case 'a':
+      case 'm':
+        arrays++;
+        max = MAX (max, base + arrays);
+        break;
+      case '(':
+      case '{':
+        max = MAX (max, base + arrays + 1);
+        if (max > limit)
+          break;
+        pending[open++] = arrays;
+        base += arrays + 1;
+        arrays = 0;
+        break;
+      case ')':
+      case '}':
+        if (open > 0)
+          base -= pending[--open] + 1;
+        arrays = 0;
+        break;
+      case 'v':
+        max = MAX (max, base + arrays + 1);
+        arrays = 0;
+        break;
+      default:
+        arrays = 0;
+        break;
+      }
+  return max;
+}
+
+static gboolean
+too_deep (const char *what, guint limit, GError **error)
+{
+  g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+               "options: %s nested more than %u levels deep", what, limit);
+  return FALSE;
+}
+
+/* Whether a value of @type (@length bytes of type string), inside @depth
+ * containers, nests no deeper than allowed; for a type without variants
+ * the type string says it all. */
+static gboolean
+check_type_depth (const char *type, gsize length, guint depth, GError **error)
+{
+  guint room = SM_OPTIONS_MAX_DEPTH - MIN (depth, SM_OPTIONS_MAX_DEPTH);
+
+  if (depth + type_depth (type, length, room) > SM_OPTIONS_MAX_DEPTH)
+    return too_deep ("containers are", SM_OPTIONS_MAX_DEPTH, error);
+  return TRUE;
+}
+
+/* @value sits inside @depth containers, @variants of them variants. Only
+ * what holds variants is walked, and of a tuple or dict entry only the
+ * members that hold variants: below that the type says how deep it goes,
+ * so a large array of plain values costs nothing. */
+static gboolean
+check_nesting (GVariant *value, guint depth, guint variants, GError **error)
+{
+  const char *type = g_variant_get_type_string (value);
+
+  if (strchr (type, 'v') == NULL)
+    return check_type_depth (type, strlen (type), depth, error);
+  if (++depth > SM_OPTIONS_MAX_DEPTH)
+    return too_deep ("containers are", SM_OPTIONS_MAX_DEPTH, error);
+  if (type[0] == 'v')
+    {
+      g_autoptr (GVariant) child = NULL;
+
+      if (++variants > SM_OPTIONS_MAX_VARIANT_DEPTH)
+        return too_deep ("variants are", SM_OPTIONS_MAX_VARIANT_DEPTH, error);
+      child = g_variant_get_variant (value);
+      return check_nesting (child, depth, variants, error);
+    }
+  if (type[0] == '(' || type[0] == '{')
+    {
+      const GVariantType *member = g_variant_type_first (g_variant_get_type (value));
+
+      for (gsize i = 0; member != NULL; i++, member = g_variant_type_next (member))
+        {
+          const char *member_type = g_variant_type_peek_string (member);
+          gsize length = g_variant_type_get_string_length (member);
+          g_autoptr (GVariant) child = NULL;
+
+          if (memchr (member_type, 'v', length) == NULL)
+            {
+              if (!check_type_depth (member_type, length, depth, error))
+                return FALSE;
+              continue;
+            }
+          child = g_variant_get_child_value (value, i);
+          if (!check_nesting (child, depth, variants, error))
+            return FALSE;
+        }
+      return TRUE;
+    }
+  for (gsize i = 0, n = g_variant_n_children (value); i < n; i++)
+    {
+      g_autoptr (GVariant) child = g_variant_get_child_value (value, i);
+
+      if (!check_nesting (child, depth, variants, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_size (GVariant *options, GError **error)
+{
+  gsize size = g_variant_get_size (options);
+
+  if (size > SM_OPTIONS_MAX_BYTES)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "options: are %" G_GSIZE_FORMAT " bytes serialized, at most %d are allowed",
+                   size, SM_OPTIONS_MAX_BYTES);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The caps on a whole options dict, whatever its keys: its size as
+ * serialized, and how deep variants (and containers) nest in it.
+ * sm_options_parse() checks them too, in its one pass. */
+gboolean
+sm_options_check_limits (GVariant *options, GError **error)
+{
+  return check_size (options, error) && check_nesting (options, 0, 0, error);
 }
 
 void

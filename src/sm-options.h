@@ -13,6 +13,16 @@ G_BEGIN_DECLS
 #define SM_TEXT_OPTION_MAX_BYTES 4096
 #define SM_MAX_AHEAD_MS ((gint64) 30 * 24 * 60 * 60 * 1000)
 
+/* The whole options dict of one call, whatever its keys, as serialized
+ * (g_variant_get_size()). */
+#define SM_OPTIONS_MAX_BYTES (128 * 1024)
+/* Variants nested inside variants: a value of the dict is at level 1. */
+#define SM_OPTIONS_MAX_VARIANT_DEPTH 16
+/* Containers of any kind, the dict itself at level 1: a reply carrying a
+ * value of it (GetSessions' metadata is one level deeper than in the call)
+ * stays within D-Bus's 64. */
+#define SM_OPTIONS_MAX_DEPTH 62
+
 typedef gboolean (*SmOptionCheck) (const char *key, GVariant *value, GError **error);
 
 typedef struct
@@ -28,6 +38,7 @@ gboolean sm_options_parse (const SmOptionSpec *specs,
                            GVariant **values,
                            GError **error);
 void sm_options_clear (GVariant **values, gsize n_values);
+gboolean sm_options_check_limits (GVariant *options, GError **error);
 gboolean sm_options_validate (const SmOptionSpec *specs,
                               gsize n_specs,
                               GVariant *options,

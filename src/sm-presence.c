@@ -10,6 +10,8 @@ struct _SmPresence
   GObject parent_instance;
 
   SmScheduler *scheduler; /* (owned) */
+  SmBudget *budget;       /* (owned) shared with the user's other models */
+  gsize size;             /* what the configuration counts against it */
 
   gboolean configured;
   char *wallet_address; /* (owned) */
@@ -46,6 +48,8 @@ sm_presence_clear (SmPresence *self)
   if (self->deadline != NULL)
     sm_scheduler_remove (self->scheduler, self->deadline);
   self->deadline = NULL;
+  sm_budget_charge (self->budget, self->size, 0);
+  self->size = 0;
   self->configured = FALSE;
   g_clear_pointer (&self->wallet_address, g_free);
   g_clear_pointer (&self->options, g_variant_unref);
@@ -61,6 +65,7 @@ sm_presence_dispose (GObject *object)
 
   if (self->scheduler != NULL)
     sm_presence_clear (self);
+  g_clear_pointer (&self->budget, sm_budget_unref);
   g_clear_object (&self->scheduler);
 
   G_OBJECT_CLASS (sm_presence_parent_class)->dispose (object);
@@ -88,8 +93,9 @@ sm_presence_class_init (SmPresenceClass *klass)
 }
 
 static void
-sm_presence_init (SmPresence *self G_GNUC_UNUSED)
+sm_presence_init (SmPresence *self)
 {
+  self->budget = sm_budget_new ("the caller's byte budget", SM_BUDGET_USER_BYTES, NULL);
 }
 
 SmPresence *
@@ -99,6 +105,19 @@ sm_presence_new (SmScheduler *scheduler)
 
   self->scheduler = g_object_ref (scheduler);
   return self;
+}
+
+/* Shares @budget with the user's other models; before any configuration. */
+void
+sm_presence_set_budget (SmPresence *self, SmBudget *budget)
+{
+  g_return_if_fail (SM_IS_PRESENCE (self));
+  g_return_if_fail (budget != NULL);
+  g_return_if_fail (!self->configured);
+
+  sm_budget_ref (budget);
+  g_clear_pointer (&self->budget, sm_budget_unref);
+  self->budget = budget;
 }
 
 static gint64
@@ -176,6 +195,7 @@ static GVariant *
 filter_options (GVariant *options)
 {
   GVariantBuilder builder;
+  g_autoptr (GVariant) filtered = NULL;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   for (gsize i = 0; i < G_N_ELEMENTS (presence_options); i++)
@@ -186,7 +206,32 @@ filter_options (GVariant *options)
       if (value != NULL)
         g_variant_builder_add (&builder, "{sv}", presence_options[i].key, value);
     }
-  return g_variant_ref_sink (g_variant_builder_end (&builder));
+  /* A copy of its own: a value looked up in a call's options may be a view
+   * into the whole message. */
+  filtered = g_variant_ref_sink (g_variant_builder_end (&builder));
+  return g_variant_get_normal_form (filtered);
+}
+
+static GVariant *build_variant (SmPresence *self,
+                                const char *wallet_address,
+                                gint64 ttl,
+                                const char *owner,
+                                GVariant *options);
+
+/* Whether a configuration of these values fits the byte budget in place of
+ * the current one; its size is what it counts. The times in it change, its
+ * size does not. */
+static gboolean
+check_budget (SmPresence *self,
+              const char *wallet_address,
+              gint64 ttl,
+              const char *owner,
+              GVariant *options,
+              gsize *size,
+              GError **error)
+{
+  *size = sm_budget_entry_size (build_variant (self, wallet_address, ttl, owner, options));
+  return sm_budget_check (self->budget, self->size, *size, "wallet_address", wallet_address, error);
 }
 
 gboolean
@@ -197,19 +242,27 @@ sm_presence_update (SmPresence *self,
                     GVariant *options,
                     GError **error)
 {
+  g_autoptr (GVariant) filtered = NULL;
+  gsize size;
+
   g_return_val_if_fail (SM_IS_PRESENCE (self), FALSE);
   g_return_val_if_fail (owner != NULL, FALSE);
 
   if (!sm_check_id ("wallet_address", wallet_address, error) || !check_ttl (ttl, error)
       || !sm_options_validate (presence_options, G_N_ELEMENTS (presence_options), options, error))
     return FALSE;
+  filtered = filter_options (options);
+  if (!check_budget (self, wallet_address, ttl, owner, filtered, &size, error))
+    return FALSE;
 
   sm_presence_clear (self);
   self->configured = TRUE;
   self->wallet_address = g_strdup (wallet_address);
   self->ttl = ttl;
-  self->options = filter_options (options);
+  self->options = g_steal_pointer (&filtered);
   self->owner = g_strdup (owner);
+  self->size = size;
+  sm_budget_charge (self->budget, 0, size);
   self->owner_connected = TRUE;
   /* The first tick happens at once, during the call. */
   tick (self, sm_scheduler_now (self->scheduler));
@@ -246,6 +299,8 @@ sm_presence_restore (SmPresence *self, GVariant *entry, GError **error)
   gint64 now = sm_scheduler_now (self->scheduler);
   const char *wallet_address, *owner;
   gint64 ttl, last_refresh, next_refresh_at;
+  g_autoptr (GVariant) filtered = NULL;
+  gsize size;
 
   g_return_val_if_fail (SM_IS_PRESENCE (self), FALSE);
 
@@ -266,13 +321,18 @@ sm_presence_restore (SmPresence *self, GVariant *entry, GError **error)
       || !sm_check_saved_time ("next-refresh-at", next_refresh_at, now, error)
       || !sm_options_validate (presence_options, G_N_ELEMENTS (presence_options), entry, error))
     return FALSE;
+  filtered = filter_options (entry);
+  if (!check_budget (self, wallet_address, ttl, owner, filtered, &size, error))
+    return FALSE;
 
   sm_presence_clear (self);
   self->configured = TRUE;
   self->wallet_address = g_strdup (wallet_address);
   self->ttl = ttl;
-  self->options = filter_options (entry);
+  self->options = g_steal_pointer (&filtered);
   self->owner = g_strdup (owner);
+  self->size = size;
+  sm_budget_charge (self->budget, 0, size);
   self->owner_connected = FALSE;
   /* A refresh "after now" means the clock was set back. */
   self->last_refresh = CLAMP (last_refresh, 0, now);
@@ -300,38 +360,46 @@ sm_presence_get_owner (SmPresence *self)
   return self->owner;
 }
 
-/* GetPresence()'s dictionary; empty when no presence is configured. */
-GVariant *
-sm_presence_to_variant (SmPresence *self)
+/* GetPresence()'s dictionary of a configuration. */
+static GVariant *
+build_variant (SmPresence *self,
+               const char *wallet_address,
+               gint64 ttl,
+               const char *owner,
+               GVariant *options)
 {
   GVariantBuilder builder;
   GVariantIter iter;
   const char *key;
   GVariant *value;
 
-  g_return_val_if_fail (SM_IS_PRESENCE (self), NULL);
-
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  if (!self->configured)
-    return g_variant_builder_end (&builder);
-
-  g_variant_builder_add (&builder, "{sv}", "wallet-address",
-                         g_variant_new_string (self->wallet_address));
-  g_variant_builder_add (&builder, "{sv}", "ttl", g_variant_new_int64 (self->ttl));
-  g_variant_builder_add (&builder, "{sv}", "refresh-interval",
-                         g_variant_new_int64 (refresh_interval (self)));
+  g_variant_builder_add (&builder, "{sv}", "wallet-address", g_variant_new_string (wallet_address));
+  g_variant_builder_add (&builder, "{sv}", "ttl", g_variant_new_int64 (ttl));
+  g_variant_builder_add (&builder, "{sv}", "refresh-interval", g_variant_new_int64 (ttl * 2 / 5));
   g_variant_builder_add (&builder, "{sv}", "last-refresh",
                          g_variant_new_int64 (self->last_refresh));
   g_variant_builder_add (&builder, "{sv}", "next-refresh-at",
                          g_variant_new_int64 (self->next_refresh_at));
-  g_variant_builder_add (&builder, "{sv}", "owner", g_variant_new_string (self->owner));
+  g_variant_builder_add (&builder, "{sv}", "owner", g_variant_new_string (owner));
   g_variant_builder_add (&builder, "{sv}", "owner-connected",
                          g_variant_new_boolean (self->owner_connected));
-  g_variant_iter_init (&iter, self->options);
+  g_variant_iter_init (&iter, options);
   while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
     {
       g_variant_builder_add (&builder, "{sv}", key, value);
       g_variant_unref (value);
     }
   return g_variant_builder_end (&builder);
+}
+
+/* GetPresence()'s dictionary; empty when no presence is configured. */
+GVariant *
+sm_presence_to_variant (SmPresence *self)
+{
+  g_return_val_if_fail (SM_IS_PRESENCE (self), NULL);
+
+  if (!self->configured)
+    return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0);
+  return build_variant (self, self->wallet_address, self->ttl, self->owner, self->options);
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "sm-budget.h"
 #include "sm-scheduler.h"
 
 #include <gio/gio.h>
@@ -17,6 +18,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (SmPresence, sm_presence, SM, PRESENCE, GObject)
 
 SmPresence *sm_presence_new (SmScheduler *scheduler);
+void sm_presence_set_budget (SmPresence *self, SmBudget *budget);
 
 gboolean sm_presence_update (SmPresence *self,
                              const char *owner,

@@ -11,6 +11,7 @@ struct _SmRequests
 
   SmScheduler *scheduler; /* (owned) */
   GHashTable *requests;   /* (owned) id → (owned) SmRequestEntry */
+  SmBudget *budget;       /* (owned) shared with the user's other models */
 };
 
 /* A scheduler callback needs both the request and its model. */
@@ -18,6 +19,7 @@ typedef struct
 {
   SmRequest request;
   SmRequests *owner; /* (unowned) */
+  gsize size;        /* what it counts against the budget */
 } SmRequestEntry;
 
 enum
@@ -44,6 +46,7 @@ sm_request_entry_free (SmRequestEntry *entry)
 
   if (request->deadline != NULL)
     sm_scheduler_remove (entry->owner->scheduler, request->deadline);
+  sm_budget_charge (entry->owner->budget, entry->size, 0);
   g_free (request->id);
   g_free (request->session_id);
   g_free (request->from_peer_id);
@@ -60,7 +63,9 @@ sm_requests_dispose (GObject *object)
 {
   SmRequests *self = SM_REQUESTS (object);
 
+  /* The entries first: they give their bytes back to the budget. */
   g_clear_pointer (&self->requests, g_hash_table_unref);
+  g_clear_pointer (&self->budget, sm_budget_unref);
   g_clear_object (&self->scheduler);
 
   G_OBJECT_CLASS (sm_requests_parent_class)->dispose (object);
@@ -96,6 +101,7 @@ sm_requests_init (SmRequests *self)
 {
   self->requests =
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sm_request_entry_free);
+  self->budget = sm_budget_new ("the caller's byte budget", SM_BUDGET_USER_BYTES, NULL);
 }
 
 SmRequests *
@@ -105,6 +111,19 @@ sm_requests_new (SmScheduler *scheduler)
 
   self->scheduler = g_object_ref (scheduler);
   return self;
+}
+
+/* Shares @budget with the user's other models; before any request. */
+void
+sm_requests_set_budget (SmRequests *self, SmBudget *budget)
+{
+  g_return_if_fail (SM_IS_REQUESTS (self));
+  g_return_if_fail (budget != NULL);
+  g_return_if_fail (g_hash_table_size (self->requests) == 0);
+
+  sm_budget_ref (budget);
+  g_clear_pointer (&self->budget, sm_budget_unref);
+  self->budget = budget;
 }
 
 static void
@@ -203,12 +222,56 @@ sm_request_entry_new (SmRequests *self,
   return entry;
 }
 
+static gsize
+add_optional_size (gsize offset, const char *key, const char *value)
+{
+  return value != NULL ? sm_dbus_add_string (offset, key, value) : offset;
+}
+
+/* What @request counts against the budget: its D-Bus form as
+ * GetSigningRequests sends it (all strings and integers: larger than its
+ * GVariant form), plus its offset in the array. Computed, not built. */
+static gsize
+request_size (const SmRequest *request)
+{
+  gsize offset = sm_dbus_dict_start ();
+
+  offset = sm_dbus_add_string (offset, "request-id", request->id);
+  offset = sm_dbus_add_string (offset, "session-id", request->session_id);
+  offset = sm_dbus_add_string (offset, "from-peer-id", request->from_peer_id);
+  offset = sm_dbus_add_int64 (offset, "expires-at");
+  offset = sm_dbus_add_int64 (offset, "registered-at");
+  offset = add_optional_size (offset, "from-nickname", request->from_nickname);
+  offset = add_optional_size (offset, "amount", request->amount);
+  offset = add_optional_size (offset, "purpose", request->purpose);
+  offset = add_optional_size (offset, "app-id", request->app_id);
+  offset = add_optional_size (offset, "url", request->url);
+  return offset + 8;
+}
+
+/* Whether @entry fits the byte budget in place of any request of its id;
+ * else frees it. */
+static gboolean
+sm_requests_check_budget (SmRequests *self, SmRequestEntry *entry, GError **error)
+{
+  SmRequestEntry *old = g_hash_table_lookup (self->requests, entry->request.id);
+
+  entry->size = request_size (&entry->request);
+  if (sm_budget_check (self->budget, old != NULL ? old->size : 0, entry->size, "request_id",
+                       entry->request.id, error))
+    return TRUE;
+  entry->size = 0;
+  sm_request_entry_free (entry);
+  return FALSE;
+}
+
 /* Takes @entry in (replacing any request of the same id) and arms it. */
 static void
 sm_requests_insert (SmRequests *self, SmRequestEntry *entry)
 {
   gboolean replaced = g_hash_table_contains (self->requests, entry->request.id);
 
+  sm_budget_charge (self->budget, 0, entry->size);
   g_hash_table_replace (self->requests, entry->request.id, entry);
   entry->request.deadline =
       sm_scheduler_add (self->scheduler, entry->request.expires_at, on_request_deadline, entry);
@@ -240,6 +303,8 @@ sm_requests_register (SmRequests *self,
   entry =
       sm_request_entry_new (self, request_id, session_id, from_peer_id, expires_at, now, values);
   sm_options_clear (values, N_REGISTER_OPTIONS);
+  if (!sm_requests_check_budget (self, entry, error))
+    return FALSE;
   sm_requests_insert (self, entry);
   return TRUE;
 }
@@ -315,7 +380,7 @@ sm_requests_restore (SmRequests *self, GVariant *entry_variant, GError **error)
     entry = sm_request_entry_new (self, request_id, session_id, from_peer_id, expires_at,
                                   MIN (registered_at, now), values);
   sm_options_clear (values, N_RESTORE_OPTIONS);
-  if (entry == NULL)
+  if (entry == NULL || !sm_requests_check_budget (self, entry, error))
     return FALSE;
   sm_requests_insert (self, entry);
   return TRUE;
@@ -361,33 +426,39 @@ sm_requests_list (SmRequests *self)
   return list;
 }
 
+/* A {sv} entry, built without a format string: several times cheaper than
+ * g_variant_builder_add (), and an entry is built for every registration
+ * (to count it), every GetSigningRequests and every save. */
+static GVariant *
+dict_entry (const char *key, GVariant *value)
+{
+  return g_variant_new_dict_entry (g_variant_new_string (key), g_variant_new_variant (value));
+}
+
 static void
-add_optional (GVariantBuilder *builder, const char *key, const char *value)
+add_optional (GVariant **entries, gsize *n, const char *key, const char *value)
 {
   if (value != NULL)
-    g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (value));
+    entries[(*n)++] = dict_entry (key, g_variant_new_string (value));
 }
 
 GVariant *
 sm_request_to_variant (const SmRequest *request)
 {
-  GVariantBuilder builder;
+  GVariant *entries[10];
+  gsize n = 0;
 
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&builder, "{sv}", "request-id", g_variant_new_string (request->id));
-  g_variant_builder_add (&builder, "{sv}", "session-id",
-                         g_variant_new_string (request->session_id));
-  g_variant_builder_add (&builder, "{sv}", "from-peer-id",
-                         g_variant_new_string (request->from_peer_id));
-  g_variant_builder_add (&builder, "{sv}", "expires-at", g_variant_new_int64 (request->expires_at));
-  g_variant_builder_add (&builder, "{sv}", "registered-at",
-                         g_variant_new_int64 (request->registered_at));
-  add_optional (&builder, "from-nickname", request->from_nickname);
-  add_optional (&builder, "amount", request->amount);
-  add_optional (&builder, "purpose", request->purpose);
-  add_optional (&builder, "app-id", request->app_id);
-  add_optional (&builder, "url", request->url);
-  return g_variant_builder_end (&builder);
+  entries[n++] = dict_entry ("request-id", g_variant_new_string (request->id));
+  entries[n++] = dict_entry ("session-id", g_variant_new_string (request->session_id));
+  entries[n++] = dict_entry ("from-peer-id", g_variant_new_string (request->from_peer_id));
+  entries[n++] = dict_entry ("expires-at", g_variant_new_int64 (request->expires_at));
+  entries[n++] = dict_entry ("registered-at", g_variant_new_int64 (request->registered_at));
+  add_optional (entries, &n, "from-nickname", request->from_nickname);
+  add_optional (entries, &n, "amount", request->amount);
+  add_optional (entries, &n, "purpose", request->purpose);
+  add_optional (entries, &n, "app-id", request->app_id);
+  add_optional (entries, &n, "url", request->url);
+  return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries, n);
 }
 
 GVariant *
@@ -398,6 +469,13 @@ sm_requests_to_variant (SmRequests *self)
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
   for (guint i = 0; i < list->len; i++)
-    g_variant_builder_add_value (&builder, sm_request_to_variant (list->pdata[i]));
+    {
+      g_autoptr (GVariant) entry = g_variant_ref_sink (sm_request_to_variant (list->pdata[i]));
+
+      /* Serialized one by one, each entry's tree of a dozen small values
+       * is freed at once: the reply never holds more than its bytes. */
+      g_variant_get_data (entry);
+      g_variant_builder_add_value (&builder, entry);
+    }
   return g_variant_builder_end (&builder);
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "sm-budget.h"
 #include "sm-scheduler.h"
 
 #include <gio/gio.h>
@@ -28,6 +29,7 @@ typedef struct
 G_DECLARE_FINAL_TYPE (SmRequests, sm_requests, SM, REQUESTS, GObject)
 
 SmRequests *sm_requests_new (SmScheduler *scheduler);
+void sm_requests_set_budget (SmRequests *self, SmBudget *budget);
 
 gboolean sm_requests_register (SmRequests *self,
                                const char *request_id,

@@ -3,6 +3,11 @@
 #include "sm-service-private.h"
 
 #include "sm-error.h"
+#include "sm-options.h"
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 static void sm_service_iface_init (SmDBusSessionMonitor1Iface *iface);
 
@@ -12,6 +17,35 @@ G_DEFINE_TYPE_WITH_CODE (SmService,
                          G_IMPLEMENT_INTERFACE (SM_DBUS_TYPE_SESSION_MONITOR1,
                                                 sm_service_iface_init))
 
+#ifdef __GLIBC__
+static guint trim_id;
+
+static gboolean
+trim_memory (gpointer user_data G_GNUC_UNUSED)
+{
+  trim_id = 0;
+  malloc_trim (0);
+  return G_SOURCE_REMOVE;
+}
+#endif
+
+/* GDBus parses a call into a tree of small values before any handler sees
+ * it: an options dict far over its cap (1.5 million keys fit in one
+ * message) takes hundreds of MiB in the GDBus thread's arena, which malloc
+ * keeps once freed. Once such a call is refused, give that back. */
+static void
+release_large_call (GDBusMethodInvocation *invocation)
+{
+#ifdef __GLIBC__
+  GVariant *parameters = g_dbus_method_invocation_get_parameters (invocation);
+
+  if (trim_id == 0 && g_variant_get_size (parameters) > SM_OPTIONS_MAX_BYTES)
+    trim_id = g_idle_add_full (G_PRIORITY_LOW, trim_memory, NULL, NULL);
+#else
+  (void) invocation;
+#endif
+}
+
 /* Rejected calls are logged once each, at info level: a misbehaving client
  * must not be able to turn the log into the load. */
 static gboolean
@@ -19,6 +53,7 @@ return_error (GDBusMethodInvocation *invocation, GError *error)
 {
   g_info ("%s from %s rejected: %s", g_dbus_method_invocation_get_method_name (invocation),
           g_dbus_method_invocation_get_sender (invocation), error->message);
+  release_large_call (invocation);
   g_dbus_method_invocation_return_gerror (invocation, error);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -396,11 +431,17 @@ SmService *
 sm_service_new (SmScheduler *scheduler)
 {
   SmService *self = g_object_new (SM_TYPE_SERVICE, NULL);
+  g_autoptr (SmBudget) budget = NULL;
 
   self->scheduler = g_object_ref (scheduler);
   self->sessions = sm_sessions_new (scheduler);
   self->requests = sm_requests_new (scheduler);
   self->presence = sm_presence_new (scheduler);
+  /* One byte budget for the one user's sessions, requests and presence. */
+  budget = sm_budget_new ("the caller's byte budget", SM_BUDGET_USER_BYTES, NULL);
+  sm_sessions_set_budget (self->sessions, budget);
+  sm_requests_set_budget (self->requests, budget);
+  sm_presence_set_budget (self->presence, budget);
   self->user.sessions = self->sessions;
   self->user.requests = self->requests;
   self->user.presence = self->presence;

@@ -16,6 +16,7 @@ struct _SmSessions
 
   SmScheduler *scheduler; /* (owned) */
   GHashTable *sessions;   /* (owned) id → (owned) SmSession */
+  SmBudget *budget;       /* (owned) shared with the user's other models */
 };
 
 /* A scheduler callback needs both the session and its model. */
@@ -23,6 +24,7 @@ typedef struct
 {
   SmSession session;
   SmSessions *owner; /* (unowned) */
+  gsize size;        /* what it counts against the budget */
 } SmSessionEntry;
 
 enum
@@ -46,6 +48,7 @@ sm_session_entry_free (SmSessionEntry *entry)
 
   if (session->deadline != NULL)
     sm_scheduler_remove (entry->owner->scheduler, session->deadline);
+  sm_budget_charge (entry->owner->budget, entry->size, 0);
   g_free (session->id);
   g_free (session->session_type);
   g_clear_pointer (&session->metadata, g_variant_unref);
@@ -59,7 +62,9 @@ sm_sessions_dispose (GObject *object)
 {
   SmSessions *self = SM_SESSIONS (object);
 
+  /* The entries first: they give their bytes back to the budget. */
   g_clear_pointer (&self->sessions, g_hash_table_unref);
+  g_clear_pointer (&self->budget, sm_budget_unref);
   g_clear_object (&self->scheduler);
 
   G_OBJECT_CLASS (sm_sessions_parent_class)->dispose (object);
@@ -100,6 +105,7 @@ sm_sessions_init (SmSessions *self)
 {
   self->sessions =
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sm_session_entry_free);
+  self->budget = sm_budget_new ("the caller's byte budget", SM_BUDGET_USER_BYTES, NULL);
 }
 
 SmSessions *
@@ -109,6 +115,27 @@ sm_sessions_new (SmScheduler *scheduler)
 
   self->scheduler = g_object_ref (scheduler);
   return self;
+}
+
+/* Shares @budget with the user's other models; before any session. */
+void
+sm_sessions_set_budget (SmSessions *self, SmBudget *budget)
+{
+  g_return_if_fail (SM_IS_SESSIONS (self));
+  g_return_if_fail (budget != NULL);
+  g_return_if_fail (g_hash_table_size (self->sessions) == 0);
+
+  sm_budget_ref (budget);
+  g_clear_pointer (&self->budget, sm_budget_unref);
+  self->budget = budget;
+}
+
+SmBudget *
+sm_sessions_get_budget (SmSessions *self)
+{
+  g_return_val_if_fail (SM_IS_SESSIONS (self), NULL);
+
+  return self->budget;
 }
 
 static void on_session_deadline (gint64 due_ms, gint64 now_ms, gpointer user_data);
@@ -338,12 +365,57 @@ sm_sessions_check_room (SmSessions *self, const char *session_id, GError **error
   return TRUE;
 }
 
+/* What @session counts against the budget: its D-Bus form as GetSessions
+ * sends it once all its warnings are sent (so that it never grows later),
+ * or its metadata's GVariant form where that is larger, plus its offset in
+ * the array. Computed, not built: only the metadata is walked. */
+static gsize
+session_size (const SmSession *session)
+{
+  gsize metadata_start, metadata_gvariant, extra, offset = sm_dbus_dict_start ();
+
+  offset = sm_dbus_add_string (offset, "session-id", session->id);
+  offset = sm_dbus_add_int64 (offset, "expires-at");
+  offset = sm_dbus_add_int64 (offset, "registered-at");
+  offset = sm_dbus_add_string (offset, "session-type", session->session_type);
+  metadata_start = offset;
+  offset = sm_dbus_add_value (offset, "metadata", session->metadata);
+  /* An av of small values, say, is larger as a GVariant. */
+  metadata_gvariant = g_variant_get_size (session->metadata);
+  extra = metadata_gvariant - MIN (metadata_gvariant, offset - metadata_start);
+  offset = sm_dbus_add_int64_array (offset, "warn-thresholds", session->n_thresholds);
+  offset = sm_dbus_add_int64_array (offset, "warnings-sent", session->n_thresholds);
+  offset = sm_dbus_add_uint32 (offset, "warn-before-minutes");
+  if (session->app_id != NULL)
+    offset = sm_dbus_add_string (offset, "app-id", session->app_id);
+  if (session->url != NULL)
+    offset = sm_dbus_add_string (offset, "url", session->url);
+  return offset + extra + 8;
+}
+
+/* Whether @entry fits the byte budget in place of any session of its id;
+ * else frees it. */
+static gboolean
+sm_sessions_check_budget (SmSessions *self, SmSessionEntry *entry, GError **error)
+{
+  SmSessionEntry *old = g_hash_table_lookup (self->sessions, entry->session.id);
+
+  entry->size = session_size (&entry->session);
+  if (sm_budget_check (self->budget, old != NULL ? old->size : 0, entry->size, "session_id",
+                       entry->session.id, error))
+    return TRUE;
+  entry->size = 0;
+  sm_session_entry_free (entry);
+  return FALSE;
+}
+
 /* Takes @entry in (replacing any session of the same id) and arms it. */
 static void
 sm_sessions_insert (SmSessions *self, SmSessionEntry *entry)
 {
   gboolean replaced = g_hash_table_contains (self->sessions, entry->session.id);
 
+  sm_budget_charge (self->budget, 0, entry->size);
   g_hash_table_replace (self->sessions, entry->session.id, entry);
   sm_sessions_schedule (self, entry);
   g_signal_emit (self, signals[SIGNAL_REGISTERED], 0, &entry->session, replaced);
@@ -378,6 +450,8 @@ sm_sessions_register (SmSessions *self,
   entry->session.registered_at = now;
   apply_options (&entry->session, values);
   sm_options_clear (values, N_REGISTER_OPTIONS);
+  if (!sm_sessions_check_budget (self, entry, error))
+    return FALSE;
   sm_sessions_insert (self, entry);
   return TRUE;
 }
@@ -465,6 +539,8 @@ sm_sessions_restore (SmSessions *self, GVariant *entry_variant, GError **error)
     }
 
   sm_options_clear (values, N_RESTORE_OPTIONS);
+  if (!sm_sessions_check_budget (self, entry, error))
+    return FALSE;
   sm_sessions_insert (self, entry);
   return TRUE;
 }
@@ -509,37 +585,44 @@ sm_sessions_list (SmSessions *self)
   return list;
 }
 
+/* A {sv} entry, built without a format string: several times cheaper than
+ * g_variant_builder_add (), and an entry is built for every registration
+ * (to count it), every GetSessions and every save. */
+static GVariant *
+dict_entry (const char *key, GVariant *value)
+{
+  return g_variant_new_dict_entry (g_variant_new_string (key), g_variant_new_variant (value));
+}
+
 GVariant *
 sm_session_to_variant (const SmSession *session)
 {
-  GVariantBuilder builder, thresholds, sent;
+  gint64 sent[SM_THRESHOLDS_MAX];
+  GVariant *entries[10];
+  gsize n_sent = 0, n = 0;
 
-  g_variant_builder_init (&thresholds, G_VARIANT_TYPE ("ax"));
-  g_variant_builder_init (&sent, G_VARIANT_TYPE ("ax"));
   for (guint i = 0; i < session->n_thresholds; i++)
-    {
-      g_variant_builder_add (&thresholds, "x", session->thresholds[i]);
-      if (session->sent_mask & (1u << i))
-        g_variant_builder_add (&sent, "x", session->thresholds[i]);
-    }
+    if (session->sent_mask & (1u << i))
+      sent[n_sent++] = session->thresholds[i];
 
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&builder, "{sv}", "session-id", g_variant_new_string (session->id));
-  g_variant_builder_add (&builder, "{sv}", "expires-at", g_variant_new_int64 (session->expires_at));
-  g_variant_builder_add (&builder, "{sv}", "registered-at",
-                         g_variant_new_int64 (session->registered_at));
-  g_variant_builder_add (&builder, "{sv}", "session-type",
-                         g_variant_new_string (session->session_type));
-  g_variant_builder_add (&builder, "{sv}", "metadata", session->metadata);
-  g_variant_builder_add (&builder, "{sv}", "warn-thresholds", g_variant_builder_end (&thresholds));
-  g_variant_builder_add (&builder, "{sv}", "warnings-sent", g_variant_builder_end (&sent));
-  g_variant_builder_add (&builder, "{sv}", "warn-before-minutes",
-                         g_variant_new_uint32 (session->warn_before_minutes));
+  entries[n++] = dict_entry ("session-id", g_variant_new_string (session->id));
+  entries[n++] = dict_entry ("expires-at", g_variant_new_int64 (session->expires_at));
+  entries[n++] = dict_entry ("registered-at", g_variant_new_int64 (session->registered_at));
+  entries[n++] = dict_entry ("session-type", g_variant_new_string (session->session_type));
+  entries[n++] = dict_entry ("metadata", session->metadata);
+  entries[n++] = dict_entry ("warn-thresholds",
+                             g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, session->thresholds,
+                                                        session->n_thresholds, sizeof (gint64)));
+  entries[n++] = dict_entry ("warnings-sent", g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, sent,
+                                                                         n_sent, sizeof (gint64)));
+  entries[n++] =
+      dict_entry ("warn-before-minutes", g_variant_new_uint32 (session->warn_before_minutes));
   if (session->app_id != NULL)
-    g_variant_builder_add (&builder, "{sv}", "app-id", g_variant_new_string (session->app_id));
+    entries[n++] = dict_entry ("app-id", g_variant_new_string (session->app_id));
   if (session->url != NULL)
-    g_variant_builder_add (&builder, "{sv}", "url", g_variant_new_string (session->url));
-  return g_variant_builder_end (&builder);
+    entries[n++] = dict_entry ("url", g_variant_new_string (session->url));
+  g_assert (n <= G_N_ELEMENTS (entries));
+  return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries, n);
 }
 
 GVariant *
@@ -550,6 +633,13 @@ sm_sessions_to_variant (SmSessions *self)
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
   for (guint i = 0; i < list->len; i++)
-    g_variant_builder_add_value (&builder, sm_session_to_variant (list->pdata[i]));
+    {
+      g_autoptr (GVariant) entry = g_variant_ref_sink (sm_session_to_variant (list->pdata[i]));
+
+      /* Serialized one by one, each entry's tree of a dozen small values
+       * is freed at once: the reply never holds more than its bytes. */
+      g_variant_get_data (entry);
+      g_variant_builder_add_value (&builder, entry);
+    }
   return g_variant_builder_end (&builder);
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "sm-budget.h"
 #include "sm-scheduler.h"
 
 #include <gio/gio.h>
@@ -30,6 +31,8 @@ typedef struct
 G_DECLARE_FINAL_TYPE (SmSessions, sm_sessions, SM, SESSIONS, GObject)
 
 SmSessions *sm_sessions_new (SmScheduler *scheduler);
+void sm_sessions_set_budget (SmSessions *self, SmBudget *budget);
+SmBudget *sm_sessions_get_budget (SmSessions *self);
 
 gboolean sm_sessions_register (SmSessions *self,
                                const char *session_id,

@@ -57,6 +57,7 @@ struct _SmUsers
   SmScheduler *scheduler;                     /* (owned) */
   GHashTable *users;                          /* (owned) uid → (owned) SmUserEntry */
   SmUsersSection *sections[SM_USERS_N_KINDS]; /* (owned) */
+  SmBudget *budget;                           /* (owned) all users together */
 };
 
 enum
@@ -89,6 +90,7 @@ sm_users_dispose (GObject *object)
   g_clear_pointer (&self->users, g_hash_table_unref);
   for (guint i = 0; i < SM_USERS_N_KINDS; i++)
     g_clear_object (&self->sections[i]);
+  g_clear_pointer (&self->budget, sm_budget_unref);
   g_clear_object (&self->scheduler);
 
   G_OBJECT_CLASS (sm_users_parent_class)->dispose (object);
@@ -119,6 +121,8 @@ sm_users_init (SmUsers *self)
       self->sections[i]->users = self;
       self->sections[i]->kind = i;
     }
+  self->budget = sm_budget_new ("the byte budget of all users together",
+                                SM_BUDGET_USER_BYTES * SM_USERS_MAX_FACTOR, NULL);
 }
 
 SmUsers *
@@ -170,6 +174,7 @@ sm_users_lookup (SmUsers *self, guint32 uid)
 SmUser *
 sm_users_get (SmUsers *self, guint32 uid)
 {
+  g_autoptr (SmBudget) budget = NULL;
   SmUserEntry *entry;
 
   g_return_val_if_fail (SM_IS_USERS (self), NULL);
@@ -184,6 +189,11 @@ sm_users_get (SmUsers *self, guint32 uid)
   entry->user.sessions = sm_sessions_new (self->scheduler);
   entry->user.requests = sm_requests_new (self->scheduler);
   entry->user.presence = sm_presence_new (self->scheduler);
+  /* Each user's own budget, part of the one of all users together. */
+  budget = sm_budget_new ("the caller's byte budget", SM_BUDGET_USER_BYTES, self->budget);
+  sm_sessions_set_budget (entry->user.sessions, budget);
+  sm_requests_set_budget (entry->user.requests, budget);
+  sm_presence_set_budget (entry->user.presence, budget);
   g_signal_connect (entry->user.sessions, "changed", G_CALLBACK (on_sessions_changed), entry);
   g_signal_connect (entry->user.requests, "changed", G_CALLBACK (on_requests_changed), entry);
   g_signal_connect (entry->user.presence, "changed", G_CALLBACK (on_presence_changed), entry);
@@ -227,6 +237,15 @@ sm_users_count_requests (SmUsers *self)
   for (guint i = 0; i < list->len; i++)
     n += sm_requests_get_count (((SmUser *) list->pdata[i])->requests);
   return n;
+}
+
+/* What all users together count against their byte budget. */
+SmBudget *
+sm_users_get_budget (SmUsers *self)
+{
+  g_return_val_if_fail (SM_IS_USERS (self), NULL);
+
+  return self->budget;
 }
 
 /* The store's entry: the model's own plus whose it is. */

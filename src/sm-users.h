@@ -16,7 +16,10 @@ G_BEGIN_DECLS
  * ("owner-uid"). On the session bus there is one user and none of this. */
 
 /* All users together hold at most this many sessions (and as many signing
- * requests), so that a handful of users cannot exhaust the daemon. */
+ * requests), so that a handful of users cannot exhaust the daemon; and as
+ * many times a user's byte budget (SM_BUDGET_USER_BYTES), for the same
+ * reason: without it the daemon's memory would grow with the number of
+ * users (up to the global count caps: 40 000 sessions of 64 KiB). */
 #define SM_USERS_MAX_FACTOR 4
 
 typedef struct
@@ -38,6 +41,7 @@ SmUser *sm_users_get (SmUsers *self, guint32 uid);
 GPtrArray *sm_users_list (SmUsers *self);
 guint sm_users_count_sessions (SmUsers *self);
 guint sm_users_count_requests (SmUsers *self);
+SmBudget *sm_users_get_budget (SmUsers *self);
 void sm_users_add_store_sections (SmUsers *self, SmStore *store);
 
 G_END_DECLS

@@ -1,7 +1,9 @@
 #define G_LOG_DOMAIN "test-sessions"
 
 #include "sm-error.h"
+#include "sm-options.h"
 #include "sm-sessions.h"
+#include "sm-users.h"
 
 #include <string.h>
 
@@ -825,6 +827,430 @@ test_restore_clamps (Fixture *f, gconstpointer data G_GNUC_UNUSED)
   g_assert_cmpuint (sm_sessions_get_count (f->sessions), ==, 1);
 }
 
+/* Options carrying a byte string of @n bytes under an unknown key. */
+static GVariant *
+padded_options (gsize n)
+{
+  g_autofree guint8 *blob = g_malloc0 (MAX (n, 1));
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+
+  g_variant_dict_insert_value (&dict, "pad",
+                               g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, blob, n, 1));
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
+/* Options of exactly @size bytes serialized. */
+static GVariant *
+options_of_size (gsize size)
+{
+  g_autoptr (GVariant) probe = padded_options (size);
+  gsize n = size - (g_variant_get_size (probe) - size);
+  GVariant *options = padded_options (n);
+
+  g_assert_cmpuint (g_variant_get_size (options), ==, size);
+  return options;
+}
+
+/* The whole options dict is capped, whatever its keys (unknown ones too). */
+static void
+test_options_size_cap (Fixture *f, gconstpointer data G_GNUC_UNUSED)
+{
+  g_autoptr (GVariant) at_cap = options_of_size (SM_OPTIONS_MAX_BYTES);
+  g_autoptr (GVariant) over_cap = options_of_size (SM_OPTIONS_MAX_BYTES + 1);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (SM_OPTIONS_MAX_BYTES, ==, 128 * 1024);
+  g_assert_true (sm_sessions_register (f->sessions, "at-cap", T0 + 60000, at_cap, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (sm_sessions_register (f->sessions, "over-cap", T0 + 60000, over_cap, &error));
+  g_assert_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS);
+  g_assert_nonnull (strstr (error->message, "options"));
+  g_assert_nonnull (strstr (error->message, "131072"));
+  g_assert_null (sm_sessions_lookup (f->sessions, "over-cap"));
+  g_assert_cmpuint (sm_sessions_get_count (f->sessions), ==, 1);
+}
+
+/* @inner wrapped in @n variants. */
+static GVariant *
+wrap_variants (GVariant *inner, guint n)
+{
+  GVariant *v = inner;
+
+  for (guint i = 0; i < n; i++)
+    v = g_variant_new_variant (v);
+  return v;
+}
+
+static GVariant *
+deep_options (guint levels, gboolean in_metadata)
+{
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+
+  if (in_metadata)
+    {
+      /* "metadata" is at level 1, its values at level 2. */
+      g_auto (GVariantDict) meta = G_VARIANT_DICT_INIT (NULL);
+
+      g_variant_dict_insert_value (&meta, "deep",
+                                   wrap_variants (g_variant_new_string ("x"), levels - 2));
+      g_variant_dict_insert_value (&dict, "metadata", g_variant_dict_end (&meta));
+    }
+  else
+    g_variant_dict_insert_value (&dict, "deep",
+                                 wrap_variants (g_variant_new_uint32 (7), levels - 1));
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
+/* Variants nest at most 16 deep (a value of the dict is level 1), in
+ * metadata as in any other key; anything deeper changes nothing. */
+static void
+test_options_nesting_cap (Fixture *f, gconstpointer data G_GNUC_UNUSED)
+{
+  for (guint in_metadata = 0; in_metadata < 2; in_metadata++)
+    {
+      g_autoptr (GVariant) ok = deep_options (SM_OPTIONS_MAX_VARIANT_DEPTH, in_metadata);
+      g_autoptr (GVariant) too_deep = deep_options (SM_OPTIONS_MAX_VARIANT_DEPTH + 1, in_metadata);
+      g_autoptr (GVariant) broke_replies = deep_options (58, in_metadata);
+      g_autoptr (GError) error = NULL;
+
+      g_assert_cmpint (SM_OPTIONS_MAX_VARIANT_DEPTH, ==, 16);
+      g_assert_true (sm_sessions_register (f->sessions, "ok", T0 + 60000, ok, &error));
+      g_assert_no_error (error);
+      if (in_metadata)
+        {
+          g_autoptr (GVariant) saved =
+              g_variant_ref_sink (sm_session_to_variant (sm_sessions_lookup (f->sessions, "ok")));
+
+          /* What is stored also comes back in through a restart. */
+          g_assert_true (sm_sessions_unregister (f->sessions, "ok", "", NULL));
+          g_assert_true (sm_sessions_restore (f->sessions, saved, &error));
+          g_assert_no_error (error);
+        }
+
+      g_assert_false (sm_sessions_register (f->sessions, "deep", T0 + 60000, too_deep, &error));
+      g_assert_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS);
+      g_assert_nonnull (strstr (error->message, "variants are nested more than 16"));
+      g_clear_error (&error);
+      g_assert_false (
+          sm_sessions_register (f->sessions, "deep", T0 + 60000, broke_replies, &error));
+      g_assert_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS);
+      g_clear_error (&error);
+      g_assert_null (sm_sessions_lookup (f->sessions, "deep"));
+      g_assert_true (sm_sessions_unregister (f->sessions, "ok", "", NULL));
+    }
+}
+
+/* Containers of any kind nest at most 62 deep with the dict at level 1, so
+ * that GetSessions (one level deeper) stays within D-Bus's 64. */
+static void
+test_options_container_depth (Fixture *f, gconstpointer data G_GNUC_UNUSED)
+{
+  /* The dict, its entry and the value's variant are three levels. */
+  for (guint arrays = SM_OPTIONS_MAX_DEPTH - 4; arrays <= SM_OPTIONS_MAX_DEPTH - 2; arrays++)
+    {
+      g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+      g_auto (GVariantDict) meta = G_VARIANT_DICT_INIT (NULL);
+      g_autoptr (GVariant) plain = NULL;
+      g_autoptr (GVariant) options = NULL;
+      g_autoptr (GVariant) options_meta = NULL;
+      GVariant *v = g_variant_new_byte (1);
+      gboolean fits = 3 + arrays <= SM_OPTIONS_MAX_DEPTH;
+      g_autoptr (GError) error = NULL;
+
+      for (guint i = 0; i < arrays; i++)
+        v = g_variant_new_array (NULL, &v, 1);
+      plain = g_variant_ref_sink (v);
+      g_variant_dict_insert_value (&dict, "nest", plain);
+      options = g_variant_ref_sink (g_variant_dict_end (&dict));
+      g_assert_cmpint (sm_sessions_register (f->sessions, "nest", T0 + 60000, options, &error), ==,
+                       fits);
+      if (!fits)
+        {
+          g_assert_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS);
+          g_assert_nonnull (strstr (error->message, "containers are nested more than 62"));
+          g_clear_error (&error);
+        }
+
+      /* The same inside metadata: the array is three levels deeper. */
+      if (arrays >= 3)
+        {
+          g_autoptr (GVariant) inner1 = g_variant_get_child_value (plain, 0);
+          g_autoptr (GVariant) inner2 = g_variant_get_child_value (inner1, 0);
+          g_autoptr (GVariant) inner3 = g_variant_get_child_value (inner2, 0);
+
+          g_variant_dict_insert_value (&meta, "nest", inner3);
+          g_variant_dict_init (&dict, NULL);
+          g_variant_dict_insert_value (&dict, "metadata", g_variant_dict_end (&meta));
+          options_meta = g_variant_ref_sink (g_variant_dict_end (&dict));
+          g_assert_cmpint (
+              sm_sessions_register (f->sessions, "meta", T0 + 60000, options_meta, &error), ==,
+              fits);
+          g_clear_error (&error);
+        }
+    }
+}
+
+/* A budget of @limit bytes for @f's sessions alone. */
+static void
+set_budget (Fixture *f, gsize limit)
+{
+  g_autoptr (SmBudget) budget = sm_budget_new ("the test's byte budget", limit, NULL);
+
+  sm_sessions_set_budget (f->sessions, budget);
+}
+
+static GVariant *
+metadata_options (gsize n)
+{
+  g_autofree guint8 *blob = g_malloc0 (MAX (n, 1));
+  g_auto (GVariantDict) meta = G_VARIANT_DICT_INIT (NULL);
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+
+  g_variant_dict_insert_value (&meta, "blob",
+                               g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, blob, n, 1));
+  g_variant_dict_insert_value (&dict, "metadata", g_variant_dict_end (&meta));
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
+/* What one session with @options counts against a budget. */
+static gsize
+session_size (Fixture *f, GVariant *options)
+{
+  gsize before = sm_budget_get_used (sm_sessions_get_budget (f->sessions));
+  gsize size;
+
+  const SmSession *session;
+  g_autoptr (GVariant) saved = NULL;
+
+  g_assert_true (sm_sessions_register (f->sessions, "probe", T0 + 60000, options, NULL));
+  size = sm_budget_get_used (sm_sessions_get_budget (f->sessions)) - before;
+  /* Exactly its D-Bus form once its warnings are sent, and its offset in
+   * GetSessions' array. */
+  session = sm_sessions_lookup (f->sessions, "probe");
+  saved = g_variant_ref_sink (sm_session_to_variant (session));
+  g_assert_cmpuint (size, ==, sm_variant_dbus_size (saved) + 8 * session->n_thresholds + 8);
+  g_assert_true (sm_sessions_unregister (f->sessions, "probe", "", NULL));
+  g_assert_cmpuint (sm_budget_get_used (sm_sessions_get_budget (f->sessions)), ==, before);
+  return size;
+}
+
+/* The byte budget: reached exactly, one byte past it LimitExceeded naming
+ * it; a smaller re-registration still fits, unregistering and expiring
+ * give the bytes back, and a restore cannot pass it either. */
+static void
+test_budget (Fixture *f, gconstpointer data G_GNUC_UNUSED)
+{
+  g_autoptr (GVariant) big = metadata_options (40000);
+  g_autoptr (GVariant) small = metadata_options (10);
+  g_autoptr (GVariant) saved = NULL;
+  gsize big_size = session_size (f, big);
+  gsize small_size = session_size (f, small);
+  g_autoptr (GError) error = NULL;
+  SmBudget *budget;
+
+  /* Counted as serialized: the metadata and the rest of the entry. */
+  g_assert_cmpuint (big_size, >, 40000);
+  g_assert_cmpuint (big_size, <, 41000);
+  g_assert_cmpuint (small_size, <, 1000);
+
+  /* One byte short of two big ones: the second does not fit. */
+  set_budget (f, 2 * big_size - 1);
+  g_assert_true (sm_sessions_register (f->sessions, "a", T0 + 60000, big, &error));
+  g_assert_false (sm_sessions_register (f->sessions, "b", T0 + 120000, big, &error));
+  g_assert_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED);
+  g_clear_error (&error);
+  g_assert_true (sm_sessions_unregister (f->sessions, "a", "", &error));
+
+  /* Exactly two big ones fit. */
+  set_budget (f, 2 * big_size);
+  budget = sm_sessions_get_budget (f->sessions);
+  g_assert_true (sm_sessions_register (f->sessions, "a", T0 + 60000, big, &error));
+  g_assert_true (sm_sessions_register (f->sessions, "b", T0 + 120000, big, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (sm_budget_get_used (budget), ==, 2 * big_size);
+  clear_events (f);
+
+  g_assert_false (sm_sessions_register (f->sessions, "c", T0 + 60000, small, &error));
+  g_assert_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED);
+  g_assert_nonnull (strstr (error->message, "the test's byte budget"));
+  g_assert_nonnull (strstr (error->message, "\"c\""));
+  g_clear_error (&error);
+  g_assert_cmpuint (f->events->len, ==, 0);
+  g_assert_cmpuint (sm_sessions_get_count (f->sessions), ==, 2);
+
+  /* Re-registering with a smaller entry works, and frees the difference;
+   * growing back to the old size fits again, one byte more would not. */
+  g_assert_true (sm_sessions_register (f->sessions, "a", T0 + 90000, small, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (sm_budget_get_used (budget), ==, big_size + small_size);
+  g_assert_true (sm_sessions_register (f->sessions, "c", T0 + 60000, small, &error));
+  g_assert_no_error (error);
+  g_assert_false (sm_sessions_register (f->sessions, "a", T0 + 90000, big, &error));
+  g_assert_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED);
+  g_clear_error (&error);
+  g_assert_cmpint (sm_sessions_lookup (f->sessions, "a")->expires_at, ==, T0 + 90000);
+  g_assert_true (sm_sessions_unregister (f->sessions, "c", "", &error));
+  g_assert_true (sm_sessions_register (f->sessions, "a", T0 + 90000, big, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (sm_budget_get_used (budget), ==, 2 * big_size);
+
+  /* Unregistering gives the bytes back. */
+  saved = g_variant_ref_sink (sm_session_to_variant (sm_sessions_lookup (f->sessions, "b")));
+  g_assert_true (sm_sessions_unregister (f->sessions, "b", "", &error));
+  g_assert_cmpuint (sm_budget_get_used (budget), ==, big_size);
+  g_assert_true (sm_sessions_register (f->sessions, "c", T0 + 60000, small, &error));
+  g_assert_no_error (error);
+
+  /* A saved entry that no longer fits is refused on restore too. */
+  g_assert_false (sm_sessions_restore (f->sessions, saved, &error));
+  g_assert_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED);
+  g_clear_error (&error);
+  g_assert_null (sm_sessions_lookup (f->sessions, "b"));
+
+  /* Expiring gives them back as well; warnings never grow an entry. */
+  sm_scheduler_set_now (f->scheduler, T0 + 30000);
+  g_assert_cmpuint (sm_budget_get_used (budget), ==, big_size + small_size);
+  sm_scheduler_set_now (f->scheduler, T0 + 100000);
+  g_assert_cmpuint (sm_sessions_get_count (f->sessions), ==, 0);
+  g_assert_cmpuint (sm_budget_get_used (budget), ==, 0);
+  g_assert_true (sm_sessions_restore (f->sessions, saved, &error));
+  g_assert_no_error (error);
+}
+
+/* A budget with a parent (system mode: all users together) is refused by
+ * whichever is exceeded, naming it, and gives back to both. */
+static void
+test_budget_parent (void)
+{
+  g_autoptr (SmBudget) all = sm_budget_new ("the byte budget of all users together", 150, NULL);
+  g_autoptr (SmBudget) alice = sm_budget_new ("the caller's byte budget", 100, all);
+  g_autoptr (SmBudget) bob = sm_budget_new ("the caller's byte budget", 100, all);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (sm_budget_check (alice, 0, 100, "id", "a1", &error));
+  sm_budget_charge (alice, 0, 100);
+  g_assert_false (sm_budget_check (alice, 0, 1, "id", "a2", &error));
+  g_assert_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED);
+  g_assert_nonnull (strstr (error->message, "the caller's byte budget (100 bytes"));
+  g_clear_error (&error);
+
+  g_assert_true (sm_budget_check (bob, 0, 50, "id", "b1", &error));
+  g_assert_false (sm_budget_check (bob, 0, 51, "id", "b1", &error));
+  g_assert_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED);
+  g_assert_nonnull (strstr (error->message, "all users together (150 bytes"));
+  g_clear_error (&error);
+  sm_budget_charge (bob, 0, 50);
+  g_assert_cmpuint (sm_budget_get_used (all), ==, 150);
+
+  /* Shrinking always fits; a user's budget gone gives all of it back. */
+  g_assert_true (sm_budget_check (alice, 100, 60, "id", "a1", &error));
+  sm_budget_charge (alice, 100, 60);
+  g_assert_cmpuint (sm_budget_get_used (all), ==, 110);
+  g_clear_pointer (&alice, sm_budget_unref);
+  g_assert_cmpuint (sm_budget_get_used (all), ==, 50);
+}
+
+/* System mode: each user has a budget of their own, and all users together
+ * one of 4 times that, so the daemon's memory does not grow with the number
+ * of users. An a(y) counts 8 times its GVariant size (its D-Bus size). */
+static void
+test_budget_users (void)
+{
+  g_autoptr (SmScheduler) scheduler = sm_scheduler_new_manual (T0);
+  g_autoptr (SmUsers) users = sm_users_new (scheduler);
+  g_autofree guint8 *bytes = g_malloc0 (8000);
+  g_auto (GVariantDict) meta = G_VARIANT_DICT_INIT (NULL);
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  g_autoptr (GVariant) options = NULL;
+  SmBudget *all = sm_users_get_budget (users);
+  gsize total = 0;
+
+  g_variant_dict_insert_value (&meta, "y",
+                               g_variant_new_fixed_array (G_VARIANT_TYPE ("(y)"), bytes, 8000, 1));
+  g_variant_dict_insert_value (&dict, "metadata", g_variant_dict_end (&meta));
+  options = g_variant_ref_sink (g_variant_dict_end (&dict));
+  g_assert_cmpuint (sm_budget_get_limit (all), ==, SM_USERS_MAX_FACTOR * SM_BUDGET_USER_BYTES);
+
+  for (guint32 uid = 1000; uid < 1000 + SM_USERS_MAX_FACTOR + 1; uid++)
+    {
+      SmUser *user = sm_users_get (users, uid);
+      SmBudget *own = sm_sessions_get_budget (user->sessions);
+      g_autoptr (GError) error = NULL;
+      guint n = 0;
+
+      g_assert_true (own != all);
+      while (TRUE)
+        {
+          char id[32];
+
+          g_snprintf (id, sizeof id, "s%u", n);
+          if (!sm_sessions_register (user->sessions, id, T0 + 60000, options, &error))
+            break;
+          n++;
+        }
+      g_assert_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED);
+      total += sm_budget_get_used (own);
+      g_assert_cmpuint (sm_budget_get_used (all), ==, total);
+      if (uid < 1000 + SM_USERS_MAX_FACTOR)
+        {
+          /* 64 000 bytes on the bus each: 8 times the GVariant size. */
+          g_assert_cmpuint (n, <=, SM_BUDGET_USER_BYTES / 64000);
+          g_assert_cmpuint (n, >=, SM_BUDGET_USER_BYTES / 64600);
+          g_assert_nonnull (strstr (error->message, "the caller's byte budget"));
+        }
+      else
+        {
+          g_assert_cmpuint (n, <, SM_USERS_MAX_FACTOR);
+          g_assert_nonnull (strstr (error->message, "all users together"));
+        }
+    }
+
+  /* Sessions gone give their bytes back to all users. */
+  sm_scheduler_set_now (scheduler, T0 + 60000);
+  g_assert_cmpuint (sm_users_count_sessions (users), ==, 0);
+  g_assert_cmpuint (sm_budget_get_used (all), ==, 0);
+}
+
+/* The D-Bus size sm_budget_entry_size() counts is exact: as GDBus marshals
+ * the value, also where it is up to 8 times the GVariant size. */
+static void
+test_dbus_size (void)
+{
+  const char *texts[] = {
+    "@a(y) [(1,), (2,), (3,)]",
+    "@ab [true, false, true, true, false]",
+    "@aay [[], [], [1]]",
+    "@a(ay) [([],), ([2],)]",
+    "{'s': <'text'>, 'u': <uint32 1>, 'x': <int64 2>, 'd': <2.5>, 'b': <true>}",
+    "{'nested': <{'a': <[<byte 1>, <'two'>, <(uint16 3, int64 4)>]>}>}",
+    "@a{sv} {'o': <objectpath '/a/b'>, 'g': <signature 'a{sv}'>, 'n': <int16 -1>}",
+    "@aa{sv} [{'k': <@ay []>}, {}]",
+    "(byte 1, int64 2, 'x', [uint32 3, 4], @a{yd} {1: 0.5, 2: 1.5})",
+    "@as ['', 'a', 'bb', 'ccc']",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GVariant) value = g_variant_parse (NULL, texts[i], NULL, NULL, &error);
+      g_autoptr (GDBusMessage) message = g_dbus_message_new_signal ("/a", "a.b", "c");
+      g_autofree guchar *blob = NULL;
+      gsize length = 0;
+      guint32 body_length;
+
+      g_assert_no_error (error);
+      g_dbus_message_set_body (message, g_variant_new_tuple (&value, 1));
+      blob = g_dbus_message_to_blob (message, &length, G_DBUS_CAPABILITY_FLAGS_NONE, &error);
+      g_assert_no_error (error);
+      memcpy (&body_length, blob + 4, sizeof body_length);
+      body_length = blob[0] == 'l' ? GUINT32_FROM_LE (body_length) : GUINT32_FROM_BE (body_length);
+      g_test_message ("%s: D-Bus %u bytes, GVariant %" G_GSIZE_FORMAT, texts[i], body_length,
+                      g_variant_get_size (value));
+      g_assert_cmpuint (sm_variant_dbus_size (value), ==, body_length);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -848,7 +1274,14 @@ main (int argc, char **argv)
   ADD ("/sessions/limit", test_limit);
   ADD ("/sessions/restore-round-trip", test_restore_round_trip);
   ADD ("/sessions/restore-clamps", test_restore_clamps);
+  ADD ("/sessions/options-size-cap", test_options_size_cap);
+  ADD ("/sessions/options-nesting-cap", test_options_nesting_cap);
+  ADD ("/sessions/options-container-depth", test_options_container_depth);
+  ADD ("/sessions/budget", test_budget);
 #undef ADD
+  g_test_add_func ("/budget/parent", test_budget_parent);
+  g_test_add_func ("/budget/dbus-size", test_dbus_size);
+  g_test_add_func ("/budget/users", test_budget_users);
 
   return g_test_run ();
 }

@@ -1,19 +1,41 @@
 /* libFuzzer target for option and metadata parsing: the input is taken as a
  * serialized a{sv} (the RegisterSession options), brought to normal form as
  * GDBus would, and registered with a manual scheduler. An accepted session
- * is then run through its warnings and expiry, saved and restored. Build with
+ * is then run through its warnings and expiry, saved and restored, and the
+ * D-Bus size the byte budget counts is checked against GDBus's own
+ * marshalling (the caps passed, so it is a D-Bus value). Build with
  * CC=clang meson setup -Dfuzzing=true; run with the corpus directory. */
 
 #define G_LOG_DOMAIN "fuzz-options"
 
+#include "sm-budget.h"
+#include "sm-options.h"
 #include "sm-scheduler.h"
 #include "sm-sessions.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #define FUZZ_NOW_MS ((gint64) 1700000000000)
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+/* The body length of a message carrying @value alone, as GDBus marshals it. */
+static gsize
+marshalled_size (GVariant *value)
+{
+  g_autoptr (GDBusMessage) message = g_dbus_message_new_signal ("/a", "a.b", "c");
+  g_autoptr (GError) error = NULL;
+  g_autofree guchar *blob = NULL;
+  gsize length = 0;
+  guint32 body_length;
+
+  g_dbus_message_set_body (message, g_variant_new_tuple (&value, 1));
+  blob = g_dbus_message_to_blob (message, &length, G_DBUS_CAPABILITY_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  memcpy (&body_length, blob + 4, sizeof body_length);
+  return blob[0] == 'l' ? GUINT32_FROM_LE (body_length) : GUINT32_FROM_BE (body_length);
+}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -39,6 +61,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_assert_nonnull (session);
   g_assert_true (g_variant_is_normal_form (session->metadata));
   saved = g_variant_ref_sink (sm_session_to_variant (session));
+  g_assert_true (sm_options_check_limits (saved, NULL));
+  g_assert_cmpuint (sm_variant_dbus_size (saved), ==, marshalled_size (saved));
+  g_assert_cmpuint (sm_budget_get_used (sm_sessions_get_budget (sessions)), >=,
+                    g_variant_get_size (saved));
 
   /* Through every warning to the expiry, then back from the saved state. */
   for (gint64 t = FUZZ_NOW_MS; t <= FUZZ_NOW_MS + 20 * 60000; t += 60000)
