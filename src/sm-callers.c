@@ -38,6 +38,7 @@ struct _SmCallers
   guint subscription_id;       /* NameOwnerChanged, without a rule of its own */
   gboolean watching;           /* the match rule is in place */
   gboolean adding;             /* the AddMatch is on its way */
+  gboolean warned;             /* that the bus refused it, once */
   guint prune_at;
   SmCallersReadyFunc ready;
   gpointer ready_data;
@@ -86,8 +87,14 @@ sm_caller_free (SmCaller *caller)
 static void
 forget (SmCallers *self, const char *name)
 {
-  if (g_hash_table_remove (self->callers, name))
-    g_debug ("%s is gone; %u callers known", name, g_hash_table_size (self->callers));
+  guint size;
+
+  if (!g_hash_table_remove (self->callers, name))
+    return;
+  size = g_hash_table_size (self->callers);
+  g_debug ("%s is gone; %u callers known", name, size);
+  /* The next check (without the match rule) when the table has doubled. */
+  self->prune_at = MIN (self->prune_at, MAX (SM_CALLERS_PRUNE_MIN, 2 * size));
 }
 
 static void
@@ -214,17 +221,20 @@ on_match_added (GObject *source, GAsyncResult *result, gpointer user_data)
   self->adding = FALSE;
   if (reply == NULL)
     {
-      g_warning ("Cannot watch callers leave the bus (%s); checking the table as it grows",
-                 error->message);
+      if (!self->warned)
+        g_warning ("Cannot watch callers leave the bus (%s); checking the table as it grows",
+                   error->message);
+      self->warned = TRUE;
       return;
     }
   if (!self->watching)
     g_debug ("Watching callers leave the bus");
   self->watching = TRUE;
+  self->warned = FALSE;
 }
 
-/* Without the rule in place calls also retry it, so a bus that once ran
- * out of match rules is asked again later. */
+/* Without the rule in place each check of the table retries it, so a bus
+ * that once ran out of match rules is asked again later. */
 static void
 add_match (SmCallers *self)
 {
@@ -344,7 +354,6 @@ sm_callers_resolve (SmCallers *self, GDBusMethodInvocation *invocation)
       return;
     }
 
-  add_match (self);
   caller = g_new0 (SmCaller, 1);
   caller->callers = self;
   caller->name = g_strdup (name);
@@ -357,6 +366,7 @@ sm_callers_resolve (SmCallers *self, GDBusMethodInvocation *invocation)
       /* Each name is asked once per doubling: amortized, one question per
        * new caller. */
       self->prune_at = MAX (SM_CALLERS_PRUNE_MIN, 2 * g_hash_table_size (self->callers));
+      add_match (self);
       check_all (self);
     }
   else

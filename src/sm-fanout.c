@@ -13,7 +13,8 @@ typedef struct
   guint32 uid;
   GQueue signals; /* (owned) SmFanoutSignal, oldest first */
   gboolean in_ring;
-  gboolean dropping; /* logged once per overflow */
+  gboolean dropping;   /* logged once per overflow */
+  guint64 extra_epoch; /* when it last sent past a full window */
 } SmFanoutUser;
 
 struct _SmFanout
@@ -28,6 +29,7 @@ struct _SmFanout
   GQueue ring;               /* (unowned) SmFanoutUser with signals waiting, in turn */
   guint64 sent;              /* messages handed to GDBus so far */
   guint64 acked;             /* of those, the ones the bus has routed */
+  guint64 epoch;             /* answers from the bus so far */
   gboolean asking;           /* a GetId is on its way */
   GCancellable *cancellable; /* (owned) */
 };
@@ -121,6 +123,7 @@ on_bus_answered (GObject *source, GAsyncResult *result, gpointer user_data)
       if (reply == NULL)
         g_debug ("The bus did not answer: %s", error->message);
       self->acked = MAX (self->acked, question->mark);
+      self->epoch++;
       self->asking = FALSE;
       pump (self);
     }
@@ -208,6 +211,16 @@ sm_fanout_emit (SmFanout *self, guint32 uid, const char *signal_name, GVariant *
   signal = g_new0 (SmFanoutSignal, 1);
   signal->name = g_intern_string (signal_name);
   signal->parameters = g_steal_pointer (&owned);
+  /* A user with nothing waiting may send one signal per answer of the bus
+   * past a full window: another user's burst then costs it no turn. */
+  if (!user->in_ring && self->sent - self->acked >= SM_FANOUT_WINDOW
+      && user->extra_epoch != self->epoch + 1)
+    {
+      user->extra_epoch = self->epoch + 1;
+      send_to_listeners (self, uid, signal);
+      sm_fanout_signal_free (signal);
+      return;
+    }
   g_queue_push_tail (&user->signals, signal);
   if (!user->in_ring)
     {
