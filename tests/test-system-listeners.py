@@ -401,13 +401,15 @@ class SystemListenersTest(unittest.TestCase):
     def burst(self, stop):
         """100 connections of Alice called once; 5000 of her sessions and
         one of Bob's expire together."""
+        if smtest.SLOWDOWN != 1:
+            self.skipTest('timing bounds mean nothing under valgrind')
         alice = self.client(self.users[0])
         listeners = self.client(self.users[0])
         bob = self.client(self.users[1])
         prober = self.client(self.users[1])
         bob.call('Subscribe')
 
-        due = smtest.now_ms() + 20_000
+        due = smtest.now_ms() + 15_000
         # Her warnings fire at once (the threshold has passed): before the
         # listeners are there, so the burst is the expiries alone.
         answer = alice.send(op='register-many', n=5000, prefix='a', expires_at=due,
@@ -417,6 +419,7 @@ class SystemListenersTest(unittest.TestCase):
         self.assertEqual(listeners.send(op='open', n=100, method='GetPresence')['errors'], [])
         bob.call('RegisterSession', 'sxa{sv}', 'bobs', due,
                  {'warn-thresholds': GLib.Variant('ax', [3_600_000])})
+        print('\nset up with %d ms to spare' % (due - smtest.now_ms()))
         self.assertLess(smtest.now_ms(), due - 2000, 'setting up took too long')
         time.sleep(0.5)
         baseline = rss_kb(self.daemon.pid)
@@ -523,17 +526,38 @@ class NoMatchRuleTest(MatchRulesLimitedTest):
                         'the refused match rule was not noticed')
 
 
+class SessionBusTest(smtest.DaemonTestCase):
+    """On the session bus signals are broadcast: both are no-ops."""
+
+    def test_subscribe_is_a_no_op(self):
+        other = Gio.DBusConnection.new_for_address_sync(
+            os.environ['DBUS_SESSION_BUS_ADDRESS'], Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        self.addCleanup(other.close_sync, None)
+        self.assertEqual(self.call('Subscribe'), ())
+        self.assertEqual(self.call('Unsubscribe'), ())
+        self.assertEqual(self.call('Unsubscribe'), ())
+        # Still broadcast, to us (unsubscribed) as to anyone.
+        self.assertEqual(self.call('Subscribe', bus=other), ())
+        self.register_session('s', smtest.now_ms() + 300)
+        expired = self.wait_for_signal('SessionExpired')
+        self.assertEqual(tuple(expired.args), ('s', 'signing'))
+
+
 def load_tests(loader, tests, pattern):
     suite = unittest.TestSuite()
-    suite.addTests(loader.loadTestsFromTestCase(SystemListenersTest))
-    suite.addTest(MatchRulesLimitedTest('test_short_lived_callers_are_forgotten'))
-    suite.addTest(NoMatchRuleTest('test_short_lived_callers_are_forgotten'))
+    suite.addTests(loader.loadTestsFromTestCase(SessionBusTest))
+    if system_users.skip_reason() is None:
+        suite.addTests(loader.loadTestsFromTestCase(SystemListenersTest))
+        suite.addTest(MatchRulesLimitedTest('test_short_lived_callers_are_forgotten'))
+        suite.addTest(NoMatchRuleTest('test_short_lived_callers_are_forgotten'))
     return suite
 
 
 if __name__ == '__main__':
+    # The system-bus cases need root (they are left out otherwise); the
+    # session-bus case runs anyway.
     reason = system_users.skip_reason()
     if reason is not None:
-        print('SKIP: ' + reason)
-        sys.exit(77)
+        print('system-bus cases skipped: ' + reason)
     smtest.main()
