@@ -29,8 +29,8 @@ struct _SmFanout
   GQueue ring;               /* (unowned) SmFanoutUser with signals waiting, in turn */
   guint64 sent;              /* messages handed to GDBus so far */
   guint64 acked;             /* of those, the ones the bus has routed */
+  guint64 asked;             /* messages sent before the last question */
   guint64 epoch;             /* answers from the bus so far */
-  gboolean asking;           /* a GetId is on its way */
   GCancellable *cancellable; /* (owned) */
 };
 
@@ -124,7 +124,6 @@ on_bus_answered (GObject *source, GAsyncResult *result, gpointer user_data)
         g_debug ("The bus did not answer: %s", error->message);
       self->acked = MAX (self->acked, question->mark);
       self->epoch++;
-      self->asking = FALSE;
       pump (self);
     }
   g_object_unref (question->fanout);
@@ -140,7 +139,7 @@ ask_bus (SmFanout *self)
   question->fanout = g_object_ref (self);
   question->connection = g_object_ref (self->connection);
   question->mark = self->sent;
-  self->asking = TRUE;
+  self->asked = self->sent;
   g_dbus_connection_call (self->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                           "org.freedesktop.DBus", "GetId", NULL, G_VARIANT_TYPE ("(s)"),
                           G_DBUS_CALL_FLAGS_NONE, -1, self->cancellable, on_bus_answered, question);
@@ -178,7 +177,10 @@ pump (SmFanout *self)
       else
         g_queue_push_tail (&self->ring, user);
     }
-  if (!self->asking && self->sent - self->acked >= SM_FANOUT_WINDOW / 2)
+  /* One question at a time, after half a window. (More, smaller steps
+   * moved more messages per second but let a burst to stopped listeners
+   * keep the bus busy for a second.) */
+  if (self->acked >= self->asked && self->sent - self->asked >= SM_FANOUT_WINDOW / 2)
     ask_bus (self);
 }
 
@@ -242,6 +244,18 @@ sm_fanout_set_connection (SmFanout *self, GDBusConnection *connection)
   self->cancellable = g_cancellable_new ();
   g_set_object (&self->connection, connection);
   self->acked = self->sent;
-  self->asking = FALSE;
+  self->asked = self->sent;
   pump (self);
+}
+
+/* How many signals of @uid wait for their turn. */
+guint
+sm_fanout_get_queued (SmFanout *self, guint32 uid)
+{
+  SmFanoutUser *user;
+
+  g_return_val_if_fail (SM_IS_FANOUT (self), 0);
+
+  user = g_hash_table_lookup (self->users, GUINT_TO_POINTER (uid));
+  return user != NULL ? g_queue_get_length (&user->signals) : 0;
 }

@@ -35,5 +35,6 @@ SmFanout *sm_fanout_new (GDBusConnection *connection,
                          const char *interface_name);
 void sm_fanout_emit (SmFanout *self, guint32 uid, const char *signal_name, GVariant *parameters);
 void sm_fanout_set_connection (SmFanout *self, GDBusConnection *connection);
+guint sm_fanout_get_queued (SmFanout *self, guint32 uid);
 
 G_END_DECLS
