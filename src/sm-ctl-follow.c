@@ -172,6 +172,25 @@ on_watch_signal (GDBusConnection *connection G_GNUC_UNUSED,
   print_signal (follow->ctl, name, params);
 }
 
+/* A restarted daemon knows none of its old listeners: on the system bus,
+ * subscribe again (without blocking: signals keep being printed). */
+static void
+on_watch_name_appeared (GDBusConnection *connection,
+                        const char *name G_GNUC_UNUSED,
+                        const char *owner G_GNUC_UNUSED,
+                        gpointer user_data)
+{
+  SmCtlFollow *follow = user_data;
+
+  if (!follow->vanished)
+    return;
+  follow->vanished = FALSE;
+  if (follow->ctl->system_bus)
+    g_dbus_connection_call (connection, SM_CTL_BUS_NAME, SM_CTL_OBJECT_PATH, SM_CTL_INTERFACE,
+                            "Subscribe", NULL, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL,
+                            NULL, NULL);
+}
+
 int
 sm_ctl_cmd_watch (SmCtl *ctl, int argc, char **argv)
 {
@@ -190,14 +209,14 @@ sm_ctl_cmd_watch (SmCtl *ctl, int argc, char **argv)
   follow.subscription = g_dbus_connection_signal_subscribe (
       ctl->connection, SM_CTL_BUS_NAME, SM_CTL_INTERFACE, NULL, SM_CTL_OBJECT_PATH, NULL,
       G_DBUS_SIGNAL_FLAGS_NONE, on_watch_signal, &follow, NULL);
-  follow.name_watch = g_bus_watch_name_on_connection (ctl->connection, SM_CTL_BUS_NAME,
-                                                      G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
-                                                      on_name_vanished, &follow, NULL);
+  follow.name_watch = g_bus_watch_name_on_connection (
+      ctl->connection, SM_CTL_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE, on_watch_name_appeared,
+      on_name_vanished, &follow, NULL);
   sync_with_bus (ctl);
   /* On the system bus the daemon sends a user's signals only to that
-   * user's connections that have called it: make ours one of them. */
+   * user's subscribed connections: make ours one of them. */
   if (ctl->system_bus)
-    call_for_effect (ctl, SM_CTL_BUS_NAME, SM_CTL_OBJECT_PATH, SM_CTL_INTERFACE, "GetSessions",
+    call_for_effect (ctl, SM_CTL_BUS_NAME, SM_CTL_OBJECT_PATH, SM_CTL_INTERFACE, "Subscribe",
                      G_DBUS_CALL_FLAGS_NO_AUTO_START);
   g_printerr (_ ("Watching %s on the %s bus (Ctrl+C to stop)\n"), SM_CTL_BUS_NAME,
               ctl->system_bus ? "system" : "session");

@@ -3,6 +3,7 @@
 #include "sm-service.h"
 
 #include "sm-callers.h"
+#include "sm-fanout.h"
 #include "sm-presence.h"
 #include "sm-sessions.h"
 #include "sm-store.h"
@@ -27,6 +28,7 @@ struct _SmService
   SmUser user;            /* session bus: the one user, the models above (unowned) */
   SmUsers *users;         /* (owned) (nullable): system mode's users, each apart */
   SmCallers *callers;     /* (owned) (nullable): system mode's callers' uids */
+  SmFanout *fanout;       /* (owned) (nullable): system mode's signals, paced */
 };
 
 /* sm-service-signals.c */

@@ -3,21 +3,12 @@
 #include "sm-service-private.h"
 
 /* On the session bus every signal is broadcast. In system mode a user's
- * signals go only to that user's connections that have called: a broadcast
- * would show every user's ids to all. */
+ * signals go only to that user's subscribed connections (a broadcast would
+ * show every user's ids to all), paced by the fan-out. */
 static void
 emit_to_user (SmService *self, SmUser *user, const char *signal_name, GVariant *parameters)
 {
-  g_autoptr (GVariant) owned = g_variant_ref_sink (parameters);
-  g_autolist (GDBusConnection) connections =
-      g_dbus_interface_skeleton_get_connections (G_DBUS_INTERFACE_SKELETON (self));
-  const char *path = g_dbus_interface_skeleton_get_object_path (G_DBUS_INTERFACE_SKELETON (self));
-  g_autoptr (GPtrArray) names = sm_callers_list_names (self->callers, user->uid);
-
-  for (GList *l = connections; l != NULL; l = l->next)
-    for (guint i = 0; i < names->len; i++)
-      g_dbus_connection_emit_signal (l->data, names->pdata[i], path, "org.musig2.SessionMonitor1",
-                                     signal_name, owned, NULL);
+  sm_fanout_emit (self->fanout, user->uid, signal_name, parameters);
 }
 
 static void

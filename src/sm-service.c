@@ -90,14 +90,27 @@ complete_change (SmService *self, GDBusMethodInvocation *invocation)
 static SmUser *
 caller_user (SmService *self, GDBusMethodInvocation *invocation)
 {
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  const char *method = g_dbus_method_invocation_get_method_name (invocation);
   guint32 uid;
 
   if (self->users == NULL)
     return &self->user;
-  if (sm_callers_lookup (self->callers, g_dbus_method_invocation_get_sender (invocation), &uid))
-    return sm_users_get (self->users, uid);
-  sm_callers_resolve (self->callers, invocation);
-  return NULL;
+  if (!sm_callers_lookup (self->callers, sender, &uid))
+    {
+      sm_callers_resolve (self->callers, invocation);
+      return NULL;
+    }
+  /* Any call subscribes, as systemd's manager does: older clients that
+   * only listen call a method once. Beyond the cap only Subscribe says so. */
+  if (!g_str_equal (method, "Subscribe") && !g_str_equal (method, "Unsubscribe"))
+    {
+      g_autoptr (GError) error = NULL;
+
+      if (!sm_callers_subscribe (self->callers, sender, &error))
+        g_debug ("%s from %s does not subscribe it: %s", method, sender, error->message);
+    }
+  return sm_users_get (self->users, uid);
 }
 
 /* Takes @invocation over, as its handler would. */
@@ -332,6 +345,40 @@ handle_get_presence (SmDBusSessionMonitor1 *object, GDBusMethodInvocation *invoc
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* On the session bus signals are broadcast: nothing to do. Both go through
+ * caller_user() so that they keep their order with the caller's other calls
+ * still waiting for its uid. */
+static gboolean
+handle_subscribe (SmDBusSessionMonitor1 *object, GDBusMethodInvocation *invocation)
+{
+  SmService *self = SM_SERVICE (object);
+  g_autoptr (GError) error = NULL;
+  SmUser *user = caller_user (self, invocation);
+
+  if (user == NULL)
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  if (self->users != NULL
+      && !sm_callers_subscribe (self->callers, g_dbus_method_invocation_get_sender (invocation),
+                                &error))
+    return return_error (invocation, error);
+  sm_dbus_session_monitor1_complete_subscribe (object, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_unsubscribe (SmDBusSessionMonitor1 *object, GDBusMethodInvocation *invocation)
+{
+  SmService *self = SM_SERVICE (object);
+  SmUser *user = caller_user (self, invocation);
+
+  if (user == NULL)
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  if (self->users != NULL)
+    sm_callers_unsubscribe (self->callers, g_dbus_method_invocation_get_sender (invocation));
+  sm_dbus_session_monitor1_complete_unsubscribe (object, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 /* Runs a call that waited for its caller's uid, as the skeleton would have:
  * the "handle-method-name" signal with the unpacked arguments. */
 static gboolean
@@ -383,6 +430,8 @@ sm_service_iface_init (SmDBusSessionMonitor1Iface *iface)
   iface->handle_update_presence = handle_update_presence;
   iface->handle_stop_presence = handle_stop_presence;
   iface->handle_get_presence = handle_get_presence;
+  iface->handle_subscribe = handle_subscribe;
+  iface->handle_unsubscribe = handle_unsubscribe;
 }
 
 static void
@@ -398,6 +447,7 @@ sm_service_dispose (GObject *object)
   g_clear_object (&self->requests);
 
   /* Calls still waiting for their caller's uid are answered first. */
+  g_clear_object (&self->fanout);
   g_clear_object (&self->callers);
   /* The store first: it listens to the models. */
   g_clear_object (&self->store);
@@ -461,6 +511,8 @@ sm_service_separate_users (SmService *self, GDBusConnection *connection)
   self->users = sm_users_new (self->scheduler);
   sm_service_connect_users (self);
   self->callers = sm_callers_new (connection, on_caller_ready, self);
+  self->fanout = sm_fanout_new (connection, self->callers, "/org/musig2/SessionMonitor1",
+                                "org.musig2.SessionMonitor1");
 }
 
 SmRequests *
@@ -497,10 +549,11 @@ sm_service_reconnect (SmService *self, GDBusConnection *connection)
 {
   g_return_if_fail (SM_IS_SERVICE (self));
 
+  /* Listeners are kept: their names are still valid on the bus. */
   if (self->callers != NULL)
     {
-      g_clear_object (&self->callers);
-      self->callers = sm_callers_new (connection, on_caller_ready, self);
+      sm_callers_set_connection (self->callers, connection);
+      sm_fanout_set_connection (self->fanout, connection);
     }
   if (self->user.owner_watch_id != 0)
     watch_owner (&self->user, connection, sm_presence_get_owner (self->user.presence));
