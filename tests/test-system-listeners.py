@@ -387,7 +387,7 @@ class SystemListenersTest(unittest.TestCase):
             self.skipTest('this GLib decodes the message; nothing to recover from')
         self.wait_for(lambda: smtest.name_owner(self.bus) not in (None, owner), 10,
                       'daemon did not reconnect')
-        self.assertIn('reconnecting', self.read_log())
+        self.assertIn('Lost the connection to the bus; reconnected', self.read_log())
 
         for client in (bob, bob_listener):
             warning = self.wait_for_signal(client, 'SessionExpiring', 'bobs')
