@@ -13,6 +13,8 @@ SM_DEB_PACKAGES=(
   valgrind clang libclang-rt-14-dev clang-format libxml2-utils desktop-file-utils
   # unit checks (systemd-analyze), a real notification server for end-to-end
   systemd dunst xvfb xauth
+  # the Debian package and its test under systemd in a container
+  debhelper dpkg-dev fakeroot lintian debootstrap systemd-container
 )
 
 sm_install_deps ()
