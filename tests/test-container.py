@@ -295,7 +295,8 @@ class ContainerTest(unittest.TestCase):
                     'unit-not-started')
 
     def test_03_system_activation(self):
-        self.expect('system-activation', 'system-active', 'system-user', 'system-state-dir')
+        self.expect('system-activation', 'system-active', 'system-activated-by-dbus', 'system-user',
+                    'system-state-dir')
 
     def test_04_system_users(self):
         self.expect('system-bob-register', 'system-alice-list', 'system-bob-list',

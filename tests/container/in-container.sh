@@ -60,10 +60,11 @@ useradd -m -G musig2 alice && useradd -m -G musig2 bob && useradd -m carol
 # The first call activates the daemon through systemd (SystemdService=).
 check system-activation ctl_sys alice register a1 --expires-in 10m
 check system-active systemctl is-active -q session-monitor.service
+check system-activated-by-dbus t 'journalctl -u dbus.service -o cat | grep -q "Activating via systemd: service name=.org.musig2.SessionMonitor1. unit=.session-monitor.service."'
 pid=$(main_pid)
 check system-user t "[ \"\$(stat -c %U /proc/$pid)\" = session-monitor ]"
 info system-unit-type "$(systemctl show -P Type session-monitor.service)"
-check system-state-dir t "grep -rqs a1 /var/lib/session-monitor/"
+check system-state-dir t "grep -rqs a1 /var/lib/session-monitor/ && [ \"\$(stat -c '%U %a' /var/lib/session-monitor)\" = 'session-monitor 700' ]"
 info system-state-files "$(find /var/lib/session-monitor -printf '%p %u %m; ' 2>&1)"
 
 # Two users of the group each see only their own sessions...
@@ -118,19 +119,24 @@ check system-kill9-catch-up-gone t 'out=$(ctl_sys alice --json list) && echo "$o
 systemd-analyze security --no-pager session-monitor.service >/sm-results/security 2>&1
 info system-security "$(grep -o 'Overall exposure level.*' /sm-results/security)"
 
-# Journal priorities: a corrupt state file is a warning (priority 4); the
-# catch-up message above is a notice (5) and must not pass -p warning.
+# Journal priorities: an unusable state file is a warning (priority 4) from
+# the daemon itself (GLib's structured journal fields); the catch-up message
+# above is a notice (5) and must not pass -p warning.
 systemctl stop session-monitor.service
-for f in $(find /var/lib/session-monitor -type f -name '*.json'); do
-  printf 'not json {' >"$f"
-done
+cursor=$(journalctl -u session-monitor.service -n 0 --show-cursor -o cat | sed -n 's/^-- cursor: //p')
+find /var/lib/session-monitor -type f -exec sh -c 'printf "not json {" >"$1"' sh {} \;
 systemctl start session-monitor.service
-wait_for 10 t 'journalctl -u session-monitor.service -p warning -o cat | grep -q unusable'
-journalctl -u session-monitor.service -p warning -o cat >/sm-results/journal-warning 2>&1
-journalctl -u session-monitor.service -o json >/sm-results/journal.json 2>&1
-check journal-warning-shown grep -q unusable /sm-results/journal-warning
+daemon_warnings ()
+{
+  journalctl -u session-monitor.service --after-cursor="$cursor" -p warning -o json
+}
+wait_for 10 t 'daemon_warnings | grep -q GLIB_DOMAIN'
+daemon_warnings >/sm-results/journal-warning.json
+journalctl -u session-monitor.service -p warning -o cat >/sm-results/journal-warning
+journalctl -u session-monitor.service -o json >/sm-results/journal.json
+check journal-warning-shown grep -q GLIB_DOMAIN /sm-results/journal-warning.json
+check journal-priority-4 t 'grep GLIB_DOMAIN /sm-results/journal-warning.json | grep -q "\"PRIORITY\":\"4\""'
 check journal-notice-filtered t '! grep -q "expired while" /sm-results/journal-warning'
-check journal-priority-4 t 'grep unusable /sm-results/journal.json | grep -q "\"PRIORITY\":\"4\""'
 check journal-priority-5 t 'grep "expired while" /sm-results/journal.json | grep -q "\"PRIORITY\":\"5\""'
 
 # --- user session ----------------------------------------------------------
