@@ -17,6 +17,8 @@ SM_DEB_PACKAGES=(
   systemd dbus-user-session dunst xvfb xauth
   # README's examples: busctl (systemd) and `session-monitorctl watch --json | jq .`
   jq
+  # the Debian package and its test under systemd in a container
+  debhelper dpkg-dev fakeroot lintian debootstrap systemd-container
 )
 
 sm_install_deps ()
