@@ -292,9 +292,9 @@ on_unix_user (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (reply == NULL)
     {
-      if (!g_dbus_error_is_remote_error (error)
-          || !g_str_equal (g_dbus_error_get_remote_error (error),
-                           "org.freedesktop.DBus.Error.NameHasNoOwner"))
+      g_autofree char *remote = g_dbus_error_get_remote_error (error);
+
+      if (g_strcmp0 (remote, "org.freedesktop.DBus.Error.NameHasNoOwner") != 0)
         g_warning ("Cannot tell which Unix user %s is: %s", call->name, error->message);
       g_dbus_error_strip_remote_error (error);
       g_prefix_error (&error, "Cannot tell which Unix user you are: ");

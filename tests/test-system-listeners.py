@@ -441,11 +441,16 @@ class SystemListenersTest(unittest.TestCase):
               'RSS %d MB before, peak %d MB' % (
                   stop, late, len(probe['latencies']), max(probe['latencies'] or [0]),
                   len(probe['waiting']), baseline // 1024, peak // 1024))
+        # The target is 250 ms (the figure printed above); the test allows
+        # twice that, four times under AddressSanitizer, so that a loaded
+        # machine does not make it flaky: timing tests assert "never early"
+        # and a generous "not too late".
+        bound = 250 * (4 if uses_asan(self.daemon.pid) else 2)
         self.assertGreaterEqual(late, -5)
-        self.assertLessEqual(late, 250)
+        self.assertLessEqual(late, bound)
         self.assertGreater(len(probe['latencies']), 40)
-        self.assertLessEqual(max(probe['latencies']), 250)
-        self.assertEqual([w for w in probe['waiting'] if w > 250], [])
+        self.assertLessEqual(max(probe['latencies']), bound)
+        self.assertEqual([w for w in probe['waiting'] if w > bound], [])
         if smtest.SLOWDOWN == 1 and not uses_asan(self.daemon.pid):
             self.assertLess(peak - baseline, 100 * 1024)
         self.assertEqual(bob.call('GetSessions'), [[]])
