@@ -87,6 +87,25 @@ class TestSessions(BridgeTestCase):
         self.assertEqual(expired['payload'], {'sessionId': 'soon', 'sessionType': 'signing'})
         self.assertNotIn('SESSION_EXPIRING', [f['type'] for f in between])
 
+    def test_warn_thresholds(self):
+        b = self.bridge()
+        expires = now_ms() + 2500
+        self.assertResult(b.call({'type': 'REGISTER_SESSION', 'id': 1, 'payload': {
+            'sessionId': 'th', 'expiresAt': expires, 'warnThresholds': [1000]}}), 1)
+        self.assertEqual(self.get_sessions()['th']['warn-thresholds'], [1000])
+        warn, _ = b.recv_until(lambda f: f['type'] == 'SESSION_EXPIRING', 10)
+        self.assertGreaterEqual(now_ms(), expires - 1000 - 5, 'warning came early')
+        self.assertEqual(warn['payload']['sessionId'], 'th')
+        self.assertError(b.call({'type': 'REGISTER_SESSION', 'id': 2, 'payload': {
+            'sessionId': 'th', 'expiresAt': expires, 'warnThresholds': [1000, 1.5]}}),
+            DAEMON_ERR + 'InvalidArgs', 2, contains='warnThresholds[1]')
+        self.assertError(b.call({'type': 'REGISTER_SESSION', 'id': 3, 'payload': {
+            'sessionId': 'th', 'expiresAt': expires, 'warnThresholds': 1000}}),
+            DAEMON_ERR + 'InvalidArgs', 3, contains='warnThresholds')
+        self.assertError(b.call({'type': 'REGISTER_SESSION', 'id': 4, 'payload': {
+            'sessionId': 'th', 'expiresAt': expires, 'warnThresholds': []}}),
+            DAEMON_ERR + 'InvalidArgs', 4)
+
     def test_unregister_and_not_found(self):
         b = self.bridge()
         b.call({'type': 'REGISTER_SESSION', 'id': 1, 'payload': {

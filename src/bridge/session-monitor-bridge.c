@@ -160,6 +160,41 @@ add_string_option (GVariantBuilder *options,
   return TRUE;
 }
 
+/* warnThresholds: not in the design (its thresholds are fixed), but a page
+ * may choose them as the D-Bus API allows: an array of integer ms. */
+static gboolean
+add_thresholds_option (GVariantBuilder *options, JsonObject *payload, GError **error)
+{
+  g_auto (GVariantBuilder) thresholds = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("ax"));
+  JsonNode *node = json_object_get_member (payload, "warnThresholds");
+  JsonArray *array;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    {
+      g_propagate_error (error, sm_bridge_error_new (SM_BRIDGE_ERROR_INVALID_ARGS,
+                                                     "payload.warnThresholds must be an array"));
+      return FALSE;
+    }
+  array = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *item = json_array_get_element (array, i);
+
+      if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_INT64)
+        {
+          g_propagate_error (
+              error, sm_bridge_error_new (SM_BRIDGE_ERROR_INVALID_ARGS,
+                                          "payload.warnThresholds[%u] must be an integer (ms)", i));
+          return FALSE;
+        }
+      g_variant_builder_add (&thresholds, "x", json_node_get_int (item));
+    }
+  g_variant_builder_add (options, "{sv}", "warn-thresholds", g_variant_builder_end (&thresholds));
+  return TRUE;
+}
+
 static gboolean
 handle_register_session (SmBridge *bridge,
                          JsonObject *payload,
@@ -178,7 +213,8 @@ handle_register_session (SmBridge *bridge,
                                     &warn_before, error)
       || !add_string_option (&options, payload, "sessionType", "session-type", error)
       || !add_string_option (&options, payload, "appId", "app-id", error)
-      || !add_string_option (&options, payload, "url", "url", error))
+      || !add_string_option (&options, payload, "url", "url", error)
+      || !add_thresholds_option (&options, payload, error))
     return FALSE;
   if (has_warn_before)
     {
