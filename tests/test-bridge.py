@@ -227,6 +227,11 @@ class TestBadInput(BridgeTestCase):
         self.assertError(b.call({'type': 'REGISTER_SESSION', 'id': 12,
                                  'payload': dict(reg, metadata={'deep': -2 ** 63 - 1})}),
                          DAEMON_ERR + 'InvalidArgs', 12, contains='64-bit')
+        # An id beyond int64 is not echoed wrapped; the answer has no id.
+        b.send_frame('{"type": "GET_STATE", "id": 18446744073709551617}')
+        self.assertError(b.recv(), DAEMON_ERR + 'InvalidArgs', None, contains='64-bit')
+        b.send_frame('{"id" : -9223372036854775808, "type": "X", "payload": {"id": 1e400}}')
+        self.assertError(b.recv(), BRIDGE_ERR + 'UnknownType', -2 ** 63)
         self.assertError(b.call({'type': 'REGISTER_SESSION', 'id': 13,
                                  'payload': dict(reg, warnBeforeMinutes=-1)}),
                          DAEMON_ERR + 'InvalidArgs', 13, contains='warnBeforeMinutes')

@@ -403,9 +403,9 @@ handle_frame (SmBridge *bridge, const char *text, gsize len)
   JsonObject *message, *payload = empty;
   JsonNode *id, *type_node, *payload_node;
   const char *type;
-  gboolean overflow;
+  gboolean overflow, id_overflow;
 
-  if (!sm_bridge_json_precheck (text, len, &overflow, &error))
+  if (!sm_bridge_json_precheck (text, len, &overflow, &id_overflow, &error))
     {
       send_gerror (bridge, NULL, error);
       return;
@@ -427,7 +427,7 @@ handle_frame (SmBridge *bridge, const char *text, gsize len)
       return;
     }
   message = json_node_get_object (json_parser_get_root (parser));
-  id = json_object_get_member (message, "id");
+  id = id_overflow ? NULL : json_object_get_member (message, "id");
   if (overflow)
     {
       send_error (bridge, id, SM_BRIDGE_ERROR_INVALID_ARGS,

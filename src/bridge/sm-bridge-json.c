@@ -28,12 +28,20 @@ check_integer_literal (const char *start, gsize len)
 }
 
 gboolean
-sm_bridge_json_precheck (const char *text, gsize len, gboolean *out_overflow, GError **error)
+sm_bridge_json_precheck (const char *text,
+                         gsize len,
+                         gboolean *out_overflow,
+                         gboolean *out_id_overflow,
+                         GError **error)
 {
   guint depth = 0;
   gboolean in_string = FALSE;
+  gsize string_start = 0;
+  gboolean key_is_id = FALSE;   /* the last string at depth 1 was "id" */
+  gboolean value_is_id = FALSE; /* the next value at depth 1 is the id's */
 
   *out_overflow = FALSE;
+  *out_id_overflow = FALSE;
   if (!g_utf8_validate_len (text, len, NULL))
     {
       g_propagate_error (error, sm_bridge_error_new (SM_BRIDGE_ERROR_INVALID_JSON,
@@ -49,11 +57,25 @@ sm_bridge_json_precheck (const char *text, gsize len, gboolean *out_overflow, GE
           if (c == '\\')
             i++;
           else if (c == '"')
-            in_string = FALSE;
+            {
+              in_string = FALSE;
+              key_is_id = depth == 1 && i - string_start == 3
+                          && memcmp (text + string_start, "\"id", 3) == 0;
+            }
           continue;
         }
+      if (c == ':' && depth == 1)
+        {
+          value_is_id = key_is_id;
+          continue;
+        }
+      if (!g_ascii_isspace (c) && c != '-' && !g_ascii_isdigit (c))
+        value_is_id = FALSE;
       if (c == '"')
-        in_string = TRUE;
+        {
+          in_string = TRUE;
+          string_start = i;
+        }
       else if (c == '[' || c == '{')
         {
           if (++depth > SM_BRIDGE_JSON_MAX_DEPTH)
@@ -77,7 +99,12 @@ sm_bridge_json_precheck (const char *text, gsize len, gboolean *out_overflow, GE
           while (end < len && (g_ascii_isdigit (text[end]) || strchr (".eE+-", text[end]) != NULL))
             end++;
           if (!check_integer_literal (text + i, end - i))
-            *out_overflow = TRUE;
+            {
+              *out_overflow = TRUE;
+              if (value_is_id && depth == 1)
+                *out_id_overflow = TRUE;
+            }
+          value_is_id = FALSE;
           i = end - 1;
         }
     }

@@ -22,10 +22,13 @@ G_BEGIN_DECLS
 
 /* Checks raw JSON text before it is parsed: valid UTF-8, nesting at most
  * SM_BRIDGE_JSON_MAX_DEPTH, and every integer literal within int64 (json-glib
- * silently wraps larger ones). On failure @error carries a bridge error. */
+ * silently wraps larger ones; @out_id_overflow says the top-level id is one
+ * of them, so it is not echoed wrapped). On failure @error carries a bridge
+ * error. */
 gboolean sm_bridge_json_precheck (const char *text,
                                   gsize len,
                                   gboolean *out_overflow,
+                                  gboolean *out_id_overflow,
                                   GError **error);
 
 GError *sm_bridge_error_new (const char *name, const char *format, ...) G_GNUC_PRINTF (2, 3);
