@@ -225,7 +225,8 @@ class InstallTest(unittest.TestCase):
             self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
     def test_man_and_completion(self):
-        for name in ('man1/session-monitorctl.1', 'man8/session-monitor.8'):
+        for name in ('man1/session-monitorctl.1', 'man8/session-monitor.8',
+                     'man1/session-monitor-bridge.1'):
             with open(self.dest(self.find(name))) as f:
                 self.assertRegex(f.read(), r'^\.TH SESSION-MONITOR')
         completion = self.dest(self.find('completions/session-monitorctl'))
