@@ -49,6 +49,8 @@ class InstallTest(unittest.TestCase):
         cls.libexec_daemon = os.path.join(cls.prefix, opt['libexecdir'], 'session-monitor')
         cls.ctl = os.path.join(cls.prefix, opt['bindir'], 'session-monitorctl')
         cls.system_group = opt['system_group']
+        cls.opt = opt
+        cls.bridge = os.path.join(cls.prefix, opt['libexecdir'], 'session-monitor-bridge')
 
     @classmethod
     def tearDownClass(cls):
@@ -90,6 +92,35 @@ class InstallTest(unittest.TestCase):
         out = subprocess.run([self.dest(self.ctl), '--version'], capture_output=True,
                              text=True, check=True).stdout
         self.assertRegex(out, r'^session-monitorctl \d+\.\d+')
+
+    def test_native_messaging_manifests(self):
+        """Each browser's host manifest names the installed bridge and the
+        extensions the build options allow (none by default)."""
+        if not self.opt.get('native_messaging', True):
+            self.skipTest('built with -Dnative_messaging=false')
+        self.assertTrue(os.access(self.dest(self.bridge), os.X_OK), self.bridge)
+        out = subprocess.run([self.dest(self.bridge), '--version'], capture_output=True,
+                             text=True, check=True).stdout
+        self.assertRegex(out, r'^session-monitor-bridge \d+\.\d+')
+        name = 'org.musig2.session_monitor.json'
+        where = {
+            '/etc/chromium/native-messaging-hosts/' + name: 'allowed_origins',
+            '/etc/opt/chrome/native-messaging-hosts/' + name: 'allowed_origins',
+            '/usr/lib/mozilla/native-messaging-hosts/' + name: 'allowed_extensions',
+        }
+        self.assertEqual(sorted(p for p in self.installed if p.endswith('/' + name)),
+                         sorted(where))
+        for path, key in where.items():
+            with self.subTest(path=path):
+                with open(self.dest(path)) as f:
+                    manifest = json.load(f)
+                self.assertEqual(manifest['name'], 'org.musig2.session_monitor')
+                self.assertEqual(manifest['type'], 'stdio')
+                self.assertEqual(manifest['path'], self.bridge)
+                self.assertTrue(os.path.isabs(manifest['path']))
+                self.assertEqual(manifest[key], self.opt['native_messaging_' + key])
+                other = ({'allowed_origins', 'allowed_extensions'} - {key}).pop()
+                self.assertNotIn(other, manifest)
 
     def test_session_service_file(self):
         ini = read_ini(self.dest(self.find('share/dbus-1/services/%s.service' % BUS_NAME)))
@@ -194,7 +225,8 @@ class InstallTest(unittest.TestCase):
             self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
     def test_man_and_completion(self):
-        for name in ('man1/session-monitorctl.1', 'man8/session-monitor.8'):
+        for name in ('man1/session-monitorctl.1', 'man8/session-monitor.8',
+                     'man1/session-monitor-bridge.1'):
             with open(self.dest(self.find(name))) as f:
                 self.assertRegex(f.read(), r'^\.TH SESSION-MONITOR')
         completion = self.dest(self.find('completions/session-monitorctl'))

@@ -19,7 +19,12 @@ SM_DEB_PACKAGES=(
   jq
   # the Debian package and its test under systemd in a container
   debhelper dpkg-dev fakeroot lintian debootstrap systemd-container
+  # examples/js (test-examples runs `npm install dbus-next` into the build
+  # directory) and the real-browser test of the bridge (test-bridge-chromium)
+  nodejs chromium
 )
+# A nodejs from NodeSource ships npm itself and conflicts with Debian's npm.
+command -v npm >/dev/null 2>&1 || SM_DEB_PACKAGES+=(npm)
 
 sm_install_deps ()
 {
