@@ -74,9 +74,11 @@ prepare_change (SmService *self, GDBusMethodInvocation *invocation, GError **err
 
 /* What one entry was before a change, to put back if the change cannot be
  * made durable. Taken back, an entry goes through its model's ordinary
- * paths: a client sees the signals of the change that restores it (a
- * session registered anew with its old values, or unregistered with the
- * reason "storage-failed"), never a state GetSessions does not show. */
+ * paths, so that whatever showed the change follows: a new session is
+ * unregistered (SessionUnregistered, reason "storage-failed"), a new
+ * request's notification withdrawn; a replaced or unregistered entry is
+ * restored with its old values (the interface has no registration signal,
+ * so that is seen in GetSessions only). */
 typedef enum
 {
   UNDO_SESSION,
