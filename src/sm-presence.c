@@ -234,6 +234,28 @@ check_budget (SmPresence *self,
   return sm_budget_check (self->budget, self->size, *size, "wallet_address", wallet_address, error);
 }
 
+/* Every check of an update (InvalidArgs, LimitExceeded), nothing changed. */
+gboolean
+sm_presence_check_update (SmPresence *self,
+                          const char *owner,
+                          const char *wallet_address,
+                          gint64 ttl,
+                          GVariant *options,
+                          GError **error)
+{
+  g_autoptr (GVariant) filtered = NULL;
+  gsize size;
+
+  g_return_val_if_fail (SM_IS_PRESENCE (self), FALSE);
+  g_return_val_if_fail (owner != NULL, FALSE);
+
+  if (!sm_check_id ("wallet_address", wallet_address, error) || !check_ttl (ttl, error)
+      || !sm_options_validate (presence_options, G_N_ELEMENTS (presence_options), options, error))
+    return FALSE;
+  filtered = filter_options (options);
+  return check_budget (self, wallet_address, ttl, owner, filtered, &size, error);
+}
+
 gboolean
 sm_presence_update (SmPresence *self,
                     const char *owner,

@@ -20,6 +20,12 @@ G_DECLARE_FINAL_TYPE (SmPresence, sm_presence, SM, PRESENCE, GObject)
 SmPresence *sm_presence_new (SmScheduler *scheduler);
 void sm_presence_set_budget (SmPresence *self, SmBudget *budget);
 
+gboolean sm_presence_check_update (SmPresence *self,
+                                   const char *owner,
+                                   const char *wallet_address,
+                                   gint64 ttl,
+                                   GVariant *options,
+                                   GError **error);
 gboolean sm_presence_update (SmPresence *self,
                              const char *owner,
                              const char *wallet_address,

@@ -15,12 +15,12 @@ struct _SmRequests
 };
 
 /* A scheduler callback needs both the request and its model. */
-typedef struct
+struct _SmRequestEntry
 {
   SmRequest request;
   SmRequests *owner; /* (unowned) */
   gsize size;        /* what it counts against the budget */
-} SmRequestEntry;
+};
 
 enum
 {
@@ -279,14 +279,17 @@ sm_requests_insert (SmRequests *self, SmRequestEntry *entry)
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0, entry->request.id);
 }
 
-gboolean
-sm_requests_register (SmRequests *self,
-                      const char *request_id,
-                      const char *session_id,
-                      const char *from_peer_id,
-                      gint64 expires_at,
-                      GVariant *options,
-                      GError **error)
+/* Every check of a registration, nothing changed: the request it would
+ * monitor (to sm_requests_apply() or sm_requests_discard()), else NULL and
+ * the error naming the argument. */
+SmRequestEntry *
+sm_requests_check_register (SmRequests *self,
+                            const char *request_id,
+                            const char *session_id,
+                            const char *from_peer_id,
+                            gint64 expires_at,
+                            GVariant *options,
+                            GError **error)
 {
   gint64 now = sm_scheduler_now (self->scheduler);
   GVariant *values[N_REGISTER_OPTIONS];
@@ -298,14 +301,74 @@ sm_requests_register (SmRequests *self,
       || !sm_check_expires_at ("expires_at", expires_at, now, error)
       || !sm_requests_check_room (self, request_id, error)
       || !sm_options_parse (request_options, N_REGISTER_OPTIONS, options, values, error))
-    return FALSE;
+    return NULL;
 
   entry =
       sm_request_entry_new (self, request_id, session_id, from_peer_id, expires_at, now, values);
   sm_options_clear (values, N_REGISTER_OPTIONS);
   if (!sm_requests_check_budget (self, entry, error))
+    return NULL;
+  return entry;
+}
+
+/* Makes the registration checked by sm_requests_check_register(), with
+ * nothing changed in between. */
+void
+sm_requests_apply (SmRequests *self, SmRequestEntry *entry)
+{
+  g_return_if_fail (entry->owner == self);
+
+  sm_requests_insert (self, entry);
+}
+
+/* A checked registration that is not made after all. */
+void
+sm_requests_discard (SmRequestEntry *entry)
+{
+  /* Never charged to the budget. */
+  entry->size = 0;
+  sm_request_entry_free (entry);
+}
+
+gboolean
+sm_requests_register (SmRequests *self,
+                      const char *request_id,
+                      const char *session_id,
+                      const char *from_peer_id,
+                      gint64 expires_at,
+                      GVariant *options,
+                      GError **error)
+{
+  SmRequestEntry *entry = sm_requests_check_register (self, request_id, session_id, from_peer_id,
+                                                      expires_at, options, error);
+
+  if (entry == NULL)
     return FALSE;
   sm_requests_insert (self, entry);
+  return TRUE;
+}
+
+/* The checks of an unregistration (InvalidArgs, NotFound), nothing changed. */
+gboolean
+sm_requests_check_unregister (SmRequests *self,
+                              const char *request_id,
+                              const char *reason,
+                              GError **error)
+{
+  if (!sm_check_id ("request_id", request_id, error))
+    return FALSE;
+  if (*reason != '\0' && !g_strv_contains (unregister_reasons, reason))
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "reason: must be accepted, rejected, expired, cancelled or empty");
+      return FALSE;
+    }
+  if (!g_hash_table_contains (self->requests, request_id))
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_NOT_FOUND,
+                   "request_id: no signing request \"%s\" is pending", request_id);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -317,23 +380,9 @@ sm_requests_unregister (SmRequests *self,
 {
   SmRequestEntry *entry;
 
-  if (!sm_check_id ("request_id", request_id, error))
+  if (!sm_requests_check_unregister (self, request_id, reason, error))
     return FALSE;
-  if (*reason != '\0' && !g_strv_contains (unregister_reasons, reason))
-    {
-      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
-                   "reason: must be accepted, rejected, expired, cancelled or empty");
-      return FALSE;
-    }
-
   entry = g_hash_table_lookup (self->requests, request_id);
-  if (entry == NULL)
-    {
-      g_set_error (error, SM_ERROR, SM_ERROR_NOT_FOUND,
-                   "request_id: no signing request \"%s\" is pending", request_id);
-      return FALSE;
-    }
-
   g_signal_emit (self, signals[SIGNAL_UNREGISTERED], 0, &entry->request,
                  *reason != '\0' ? reason : "unregistered");
   g_hash_table_remove (self->requests, request_id);

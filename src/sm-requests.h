@@ -38,6 +38,22 @@ gboolean sm_requests_register (SmRequests *self,
                                gint64 expires_at,
                                GVariant *options,
                                GError **error);
+/* A registration checked, not yet made (see sm_requests_check_register). */
+typedef struct _SmRequestEntry SmRequestEntry;
+
+SmRequestEntry *sm_requests_check_register (SmRequests *self,
+                                            const char *request_id,
+                                            const char *session_id,
+                                            const char *from_peer_id,
+                                            gint64 expires_at,
+                                            GVariant *options,
+                                            GError **error);
+void sm_requests_apply (SmRequests *self, SmRequestEntry *entry);
+void sm_requests_discard (SmRequestEntry *entry);
+gboolean sm_requests_check_unregister (SmRequests *self,
+                                       const char *request_id,
+                                       const char *reason,
+                                       GError **error);
 gboolean sm_requests_unregister (SmRequests *self,
                                  const char *request_id,
                                  const char *reason,

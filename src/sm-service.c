@@ -72,16 +72,129 @@ prepare_change (SmService *self, GDBusMethodInvocation *invocation, GError **err
          || sm_store_prepare (self->store, 3 * g_variant_get_size (parameters) + 4096, error);
 }
 
+/* What one entry was before a change, to put back if the change cannot be
+ * made durable. Taken back, an entry goes through its model's ordinary
+ * paths, so that whatever showed the change follows: a new session is
+ * unregistered (SessionUnregistered, reason "storage-failed"), a new
+ * request's notification withdrawn; a replaced or unregistered entry is
+ * restored with its old values (the interface has no registration signal,
+ * so that is seen in GetSessions only). */
+typedef enum
+{
+  UNDO_SESSION,
+  UNDO_REQUEST,
+  UNDO_PRESENCE,
+} UndoKind;
+
+typedef struct
+{
+  UndoKind kind;
+  GObject *model; /* (owned) */
+  char *id;
+  GVariant *before; /* (owned) (nullable): NULL when there was none */
+} Undo;
+
+static void
+undo_free (Undo *undo)
+{
+  g_object_unref (undo->model);
+  g_free (undo->id);
+  g_clear_pointer (&undo->before, g_variant_unref);
+  g_free (undo);
+}
+
+static Undo *
+undo_new (UndoKind kind, GObject *model, const char *id)
+{
+  Undo *undo = g_new0 (Undo, 1);
+  GVariant *before = NULL;
+
+  undo->kind = kind;
+  undo->model = g_object_ref (model);
+  undo->id = g_strdup (id);
+  switch (kind)
+    {
+    case UNDO_SESSION:
+      {
+        const SmSession *session = sm_sessions_lookup (SM_SESSIONS (model), id);
+
+        before = session != NULL ? sm_session_to_variant (session) : NULL;
+        break;
+      }
+    case UNDO_REQUEST:
+      {
+        const SmRequest *request = sm_requests_lookup (SM_REQUESTS (model), id);
+
+        before = request != NULL ? sm_request_to_variant (request) : NULL;
+        break;
+      }
+    case UNDO_PRESENCE:
+      if (sm_presence_is_configured (SM_PRESENCE (model)))
+        before = sm_presence_to_variant (SM_PRESENCE (model));
+      break;
+    }
+  undo->before = before != NULL ? g_variant_ref_sink (before) : NULL;
+  return undo;
+}
+
+#define SM_UNDO_REASON "storage-failed"
+
+static void
+undo_run (gpointer data)
+{
+  Undo *undo = data;
+  g_autoptr (GError) error = NULL;
+  gboolean ok = TRUE;
+
+  switch (undo->kind)
+    {
+    case UNDO_SESSION:
+      if (undo->before != NULL)
+        ok = sm_sessions_restore (SM_SESSIONS (undo->model), undo->before, &error);
+      else if (sm_sessions_lookup (SM_SESSIONS (undo->model), undo->id) != NULL)
+        ok = sm_sessions_unregister (SM_SESSIONS (undo->model), undo->id, SM_UNDO_REASON, &error);
+      break;
+    case UNDO_REQUEST:
+      if (undo->before != NULL)
+        ok = sm_requests_restore (SM_REQUESTS (undo->model), undo->before, &error);
+      else if (sm_requests_lookup (SM_REQUESTS (undo->model), undo->id) != NULL)
+        /* The reasons of a request are a closed list: the closest one. */
+        ok = sm_requests_unregister (SM_REQUESTS (undo->model), undo->id, "cancelled", &error);
+      break;
+    case UNDO_PRESENCE:
+      if (undo->before != NULL)
+        ok = sm_presence_restore (SM_PRESENCE (undo->model), undo->before, &error);
+      else
+        sm_presence_stop (SM_PRESENCE (undo->model));
+      break;
+    }
+  if (!ok)
+    g_warning ("Cannot take back a change that could not be made durable (%s): %s", undo->id,
+               error->message);
+}
+
 /* The reply to a change waits until it is on disk (the store syncs the
- * changes of one main-loop iteration together). */
+ * changes of one main-loop iteration together); if it cannot be, @undo
+ * (taken over; nullable) puts back what it changed. */
 static gboolean
-complete_change (SmService *self, GDBusMethodInvocation *invocation)
+complete_change (SmService *self, GDBusMethodInvocation *invocation, Undo *undo)
 {
   if (self->store != NULL)
-    sm_store_complete (self->store, invocation);
+    sm_store_complete_full (self->store, invocation, undo != NULL ? undo_run : NULL, undo,
+                            undo != NULL ? (GDestroyNotify) undo_free : NULL);
   else
-    g_dbus_method_invocation_return_value (invocation, NULL);
+    {
+      g_clear_pointer (&undo, undo_free);
+      g_dbus_method_invocation_return_value (invocation, NULL);
+    }
   return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Taken before a change that the store may refuse after it is made. */
+static Undo *
+keep_undo (SmService *self, UndoKind kind, gpointer model, const char *id)
+{
+  return self->store != NULL ? undo_new (kind, G_OBJECT (model), id) : NULL;
 }
 
 /* The models of whoever calls. On the session bus that is the one user; in
@@ -161,14 +274,27 @@ handle_register_session (SmDBusSessionMonitor1 *object,
   SmService *self = SM_SERVICE (object);
   g_autoptr (GError) error = NULL;
   SmUser *user = caller_user (self, invocation);
+  SmSessionEntry *entry;
+  Undo *undo;
 
   if (user == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
+  /* Every argument is checked (InvalidArgs, LimitExceeded) before the
+   * store is asked (StorageFailed): a bad call is told what is wrong with
+   * it whatever the disk's state. */
   if (!check_global_room (self, user, TRUE, session_id, &error)
-      || !prepare_change (self, invocation, &error)
-      || !sm_sessions_register (user->sessions, session_id, expires_at, options, &error))
+      || (entry =
+              sm_sessions_check_register (user->sessions, session_id, expires_at, options, &error))
+             == NULL)
     return return_error (invocation, error);
-  return complete_change (self, invocation);
+  if (!prepare_change (self, invocation, &error))
+    {
+      sm_sessions_discard (entry);
+      return return_error (invocation, error);
+    }
+  undo = keep_undo (self, UNDO_SESSION, user->sessions, session_id);
+  sm_sessions_apply (user->sessions, entry);
+  return complete_change (self, invocation, undo);
 }
 
 static gboolean
@@ -180,15 +306,22 @@ handle_unregister_session (SmDBusSessionMonitor1 *object,
   SmService *self = SM_SERVICE (object);
   g_autoptr (GError) error = NULL;
   SmUser *user = caller_user (self, invocation);
+  Undo *undo;
 
   if (user == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   /* NotFound and InvalidArgs come before StorageFailed. */
-  if ((sm_sessions_lookup (user->sessions, session_id) != NULL
-       && !prepare_change (self, invocation, &error))
-      || !sm_sessions_unregister (user->sessions, session_id, reason, &error))
+  if (!sm_sessions_check_unregister (user->sessions, session_id, reason, &error)
+      || !prepare_change (self, invocation, &error))
     return return_error (invocation, error);
-  return complete_change (self, invocation);
+  undo = keep_undo (self, UNDO_SESSION, user->sessions, session_id);
+  /* Checked above, so never refused here. */
+  if (!sm_sessions_unregister (user->sessions, session_id, reason, &error))
+    {
+      g_clear_pointer (&undo, undo_free);
+      return return_error (invocation, error);
+    }
+  return complete_change (self, invocation, undo);
 }
 
 static gboolean
@@ -216,15 +349,24 @@ handle_register_signing_request (SmDBusSessionMonitor1 *object,
   SmService *self = SM_SERVICE (object);
   g_autoptr (GError) error = NULL;
   SmUser *user = caller_user (self, invocation);
+  SmRequestEntry *entry;
+  Undo *undo;
 
   if (user == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (!check_global_room (self, user, FALSE, request_id, &error)
-      || !prepare_change (self, invocation, &error)
-      || !sm_requests_register (user->requests, request_id, session_id, from_peer_id, expires_at,
-                                options, &error))
+      || (entry = sm_requests_check_register (user->requests, request_id, session_id, from_peer_id,
+                                              expires_at, options, &error))
+             == NULL)
     return return_error (invocation, error);
-  return complete_change (self, invocation);
+  if (!prepare_change (self, invocation, &error))
+    {
+      sm_requests_discard (entry);
+      return return_error (invocation, error);
+    }
+  undo = keep_undo (self, UNDO_REQUEST, user->requests, request_id);
+  sm_requests_apply (user->requests, entry);
+  return complete_change (self, invocation, undo);
 }
 
 static gboolean
@@ -236,14 +378,21 @@ handle_unregister_signing_request (SmDBusSessionMonitor1 *object,
   SmService *self = SM_SERVICE (object);
   g_autoptr (GError) error = NULL;
   SmUser *user = caller_user (self, invocation);
+  Undo *undo;
 
   if (user == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  if ((sm_requests_lookup (user->requests, request_id) != NULL
-       && !prepare_change (self, invocation, &error))
-      || !sm_requests_unregister (user->requests, request_id, reason, &error))
+  if (!sm_requests_check_unregister (user->requests, request_id, reason, &error)
+      || !prepare_change (self, invocation, &error))
     return return_error (invocation, error);
-  return complete_change (self, invocation);
+  undo = keep_undo (self, UNDO_REQUEST, user->requests, request_id);
+  /* Checked above, so never refused here. */
+  if (!sm_requests_unregister (user->requests, request_id, reason, &error))
+    {
+      g_clear_pointer (&undo, undo_free);
+      return return_error (invocation, error);
+    }
+  return complete_change (self, invocation, undo);
 }
 
 static gboolean
@@ -304,16 +453,25 @@ handle_update_presence (SmDBusSessionMonitor1 *object,
   g_autoptr (GError) error = NULL;
   const char *owner = g_dbus_method_invocation_get_sender (invocation);
   SmUser *user = caller_user (self, invocation);
+  Undo *undo;
 
   if (user == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  if (!prepare_change (self, invocation, &error)
-      || !sm_presence_update (user->presence, owner != NULL ? owner : "", wallet_address, ttl,
-                              options, &error))
+  if (owner == NULL)
+    owner = "";
+  if (!sm_presence_check_update (user->presence, owner, wallet_address, ttl, options, &error)
+      || !prepare_change (self, invocation, &error))
     return return_error (invocation, error);
+  undo = keep_undo (self, UNDO_PRESENCE, user->presence, "presence");
+  /* Checked above, so never refused here. */
+  if (!sm_presence_update (user->presence, owner, wallet_address, ttl, options, &error))
+    {
+      g_clear_pointer (&undo, undo_free);
+      return return_error (invocation, error);
+    }
 
   watch_owner (user, g_dbus_method_invocation_get_connection (invocation), owner);
-  return complete_change (self, invocation);
+  return complete_change (self, invocation, undo);
 }
 
 static gboolean
@@ -322,14 +480,19 @@ handle_stop_presence (SmDBusSessionMonitor1 *object, GDBusMethodInvocation *invo
   SmService *self = SM_SERVICE (object);
   g_autoptr (GError) error = NULL;
   SmUser *user = caller_user (self, invocation);
+  Undo *undo = NULL;
 
   if (user == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  if (sm_presence_is_configured (user->presence) && !prepare_change (self, invocation, &error))
-    return return_error (invocation, error);
+  if (sm_presence_is_configured (user->presence))
+    {
+      if (!prepare_change (self, invocation, &error))
+        return return_error (invocation, error);
+      undo = keep_undo (self, UNDO_PRESENCE, user->presence, "presence");
+    }
   g_clear_handle_id (&user->owner_watch_id, g_bus_unwatch_name);
   sm_presence_stop (user->presence);
-  return complete_change (self, invocation);
+  return complete_change (self, invocation, undo);
 }
 
 static gboolean

@@ -20,12 +20,12 @@ struct _SmSessions
 };
 
 /* A scheduler callback needs both the session and its model. */
-typedef struct
+struct _SmSessionEntry
 {
   SmSession session;
   SmSessions *owner; /* (unowned) */
   gsize size;        /* what it counts against the budget */
-} SmSessionEntry;
+};
 
 enum
 {
@@ -422,12 +422,15 @@ sm_sessions_insert (SmSessions *self, SmSessionEntry *entry)
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0, entry->session.id);
 }
 
-gboolean
-sm_sessions_register (SmSessions *self,
-                      const char *session_id,
-                      gint64 expires_at,
-                      GVariant *options,
-                      GError **error)
+/* Every check of a registration, nothing changed: the session it would
+ * monitor (to sm_sessions_apply() or sm_sessions_discard()), else NULL and
+ * the error naming the argument. */
+SmSessionEntry *
+sm_sessions_check_register (SmSessions *self,
+                            const char *session_id,
+                            gint64 expires_at,
+                            GVariant *options,
+                            GError **error)
 {
   gint64 now = sm_scheduler_now (self->scheduler);
   GVariant *values[N_REGISTER_OPTIONS];
@@ -436,11 +439,11 @@ sm_sessions_register (SmSessions *self,
   if (!sm_check_id ("session_id", session_id, error)
       || !sm_check_expires_at ("expires_at", expires_at, now, error)
       || !sm_options_parse (session_options, N_REGISTER_OPTIONS, options, values, error))
-    return FALSE;
+    return NULL;
   if (!sm_sessions_check_room (self, session_id, error))
     {
       sm_options_clear (values, N_REGISTER_OPTIONS);
-      return FALSE;
+      return NULL;
     }
 
   entry = g_new0 (SmSessionEntry, 1);
@@ -451,8 +454,60 @@ sm_sessions_register (SmSessions *self,
   apply_options (&entry->session, values);
   sm_options_clear (values, N_REGISTER_OPTIONS);
   if (!sm_sessions_check_budget (self, entry, error))
+    return NULL;
+  return entry;
+}
+
+/* Makes the registration checked by sm_sessions_check_register(), with
+ * nothing changed in between. */
+void
+sm_sessions_apply (SmSessions *self, SmSessionEntry *entry)
+{
+  g_return_if_fail (entry->owner == self);
+
+  sm_sessions_insert (self, entry);
+}
+
+/* A checked registration that is not made after all. */
+void
+sm_sessions_discard (SmSessionEntry *entry)
+{
+  /* Never charged to the budget. */
+  entry->size = 0;
+  sm_session_entry_free (entry);
+}
+
+gboolean
+sm_sessions_register (SmSessions *self,
+                      const char *session_id,
+                      gint64 expires_at,
+                      GVariant *options,
+                      GError **error)
+{
+  SmSessionEntry *entry = sm_sessions_check_register (self, session_id, expires_at, options, error);
+
+  if (entry == NULL)
     return FALSE;
   sm_sessions_insert (self, entry);
+  return TRUE;
+}
+
+/* The checks of an unregistration (InvalidArgs, NotFound), nothing changed. */
+gboolean
+sm_sessions_check_unregister (SmSessions *self,
+                              const char *session_id,
+                              const char *reason,
+                              GError **error)
+{
+  if (!sm_check_id ("session_id", session_id, error)
+      || !sm_check_text ("reason", reason, 0, SM_ID_MAX_BYTES, error))
+    return FALSE;
+  if (!g_hash_table_contains (self->sessions, session_id))
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_NOT_FOUND,
+                   "session_id: no session \"%s\" is monitored", session_id);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -464,18 +519,9 @@ sm_sessions_unregister (SmSessions *self,
 {
   SmSessionEntry *entry;
 
-  if (!sm_check_id ("session_id", session_id, error)
-      || !sm_check_text ("reason", reason, 0, SM_ID_MAX_BYTES, error))
+  if (!sm_sessions_check_unregister (self, session_id, reason, error))
     return FALSE;
-
   entry = g_hash_table_lookup (self->sessions, session_id);
-  if (entry == NULL)
-    {
-      g_set_error (error, SM_ERROR, SM_ERROR_NOT_FOUND,
-                   "session_id: no session \"%s\" is monitored", session_id);
-      return FALSE;
-    }
-
   g_signal_emit (self, signals[SIGNAL_UNREGISTERED], 0, &entry->session,
                  *reason != '\0' ? reason : "unregistered");
   g_hash_table_remove (self->sessions, session_id);

@@ -39,6 +39,20 @@ gboolean sm_sessions_register (SmSessions *self,
                                gint64 expires_at,
                                GVariant *options,
                                GError **error);
+/* A registration checked, not yet made (see sm_sessions_check_register). */
+typedef struct _SmSessionEntry SmSessionEntry;
+
+SmSessionEntry *sm_sessions_check_register (SmSessions *self,
+                                            const char *session_id,
+                                            gint64 expires_at,
+                                            GVariant *options,
+                                            GError **error);
+void sm_sessions_apply (SmSessions *self, SmSessionEntry *entry);
+void sm_sessions_discard (SmSessionEntry *entry);
+gboolean sm_sessions_check_unregister (SmSessions *self,
+                                       const char *session_id,
+                                       const char *reason,
+                                       GError **error);
 gboolean sm_sessions_unregister (SmSessions *self,
                                  const char *session_id,
                                  const char *reason,

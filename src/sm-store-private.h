@@ -55,18 +55,21 @@ struct _SmStore
 
   /* The write path (sm-store.c): every change is written when it happens
    * and synced once per main-loop iteration, before its reply. */
-  gint64 journal_end;    /* the journal's size after the last intact record */
-  gint64 reserved_end;   /* space allocated ahead (fallocate) up to here */
-  gboolean no_fallocate; /* the file system cannot reserve space */
-  gboolean torn;         /* a short write awaits truncation to journal_end */
-  gboolean need_newline; /* the file ends in a fragment from an earlier run */
-  gboolean unsynced;     /* records written since the last fdatasync */
-  gboolean behind;       /* a change could not be written: snapshot soon */
-  gboolean in_change;    /* between sm_store_prepare() and sm_store_complete() */
-  GError *write_error;   /* (nullable) (owned) the change's write failed */
-  GError *sync_error;    /* (nullable) (owned) an fdatasync of this batch failed */
-  GPtrArray *held;       /* (owned) GDBusMethodInvocation: replies awaiting the sync */
-  SmStoreSync *syncing;  /* (nullable) the sync under way (its task owns it) */
+  gint64 journal_end;       /* the journal's size after the last intact record */
+  gint64 reserved_end;      /* space allocated ahead (fallocate) up to here */
+  gint64 synced_end;        /* the journal up to here is known to be on disk */
+  guint journal_generation; /* counts the journal's opens */
+  gboolean no_fallocate;    /* the file system cannot reserve space */
+  gboolean torn;            /* a short write awaits truncation to journal_end */
+  gboolean need_newline;    /* the file ends in a fragment from an earlier run */
+  gboolean unsynced;        /* records written since the last fdatasync */
+  gboolean behind;          /* a change could not be written: snapshot soon */
+  gboolean in_change;       /* between sm_store_prepare() and sm_store_complete() */
+  gboolean reverting;       /* taking refused changes back out of memory */
+  GError *write_error;      /* (nullable) (owned) the change's write failed */
+  GError *sync_error;       /* (nullable) (owned) an fdatasync of this batch failed */
+  GPtrArray *held;          /* (owned) SmStoreHeld: replies awaiting the sync */
+  SmStoreSync *syncing;     /* (nullable) the sync under way (its task owns it) */
   guint commit_id;
   gsize journal_bytes; /* appended to state.journal since its rotation */
   gsize compact_after; /* journal bytes that trigger the next compaction */

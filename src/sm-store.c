@@ -21,6 +21,51 @@
 
 G_DEFINE_TYPE (SmStore, sm_store, G_TYPE_OBJECT)
 
+/* A reply held until its change is durable, with what takes the change
+ * back out of memory if it cannot be made so. */
+typedef struct
+{
+  GDBusMethodInvocation *invocation; /* (owned) */
+  SmStoreUndoFunc undo;              /* (nullable) */
+  gpointer data;
+  GDestroyNotify destroy;
+} SmStoreHeld;
+
+static void
+held_free (SmStoreHeld *held)
+{
+  g_object_unref (held->invocation);
+  if (held->destroy != NULL)
+    held->destroy (held->data);
+  g_free (held);
+}
+
+static GPtrArray *
+held_array_new (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) held_free);
+}
+
+/* Takes the changes of @held back out of memory, newest first, without
+ * journaling that (the disk just failed; the models are written whole in
+ * the next snapshot, see "behind"). */
+static void
+revert (SmStore *self, GPtrArray *held)
+{
+  gboolean was_reverting = self->reverting;
+
+  self->reverting = TRUE;
+  for (guint i = held->len; i > 0; i--)
+    {
+      SmStoreHeld *h = held->pdata[i - 1];
+
+      if (h->undo != NULL)
+        h->undo (h->data);
+      h->undo = NULL;
+    }
+  self->reverting = was_reverting;
+}
+
 static void
 sm_store_section_free (SmStoreSection *section)
 {
@@ -72,7 +117,7 @@ sm_store_init (SmStore *self)
   self->scratch = g_byte_array_sized_new (1024);
   self->journal_fd = -1;
   self->compact_after = SM_JOURNAL_MIN_COMPACT_BYTES;
-  self->held = g_ptr_array_new_with_free_func (g_object_unref);
+  self->held = held_array_new ();
 }
 
 /* @dir NULL: nothing is read or written (the daemon's --no-persist). */
@@ -226,7 +271,8 @@ sm_store_open_journal (SmStore *self, GError **error)
       self->journal_fd = -1;
       return FALSE;
     }
-  self->journal_end = self->reserved_end = st.st_size;
+  self->journal_end = self->reserved_end = self->synced_end = st.st_size;
+  self->journal_generation++;
   self->torn = FALSE;
   /* A torn last record from an earlier run (cut short by a crash): the
    * next record starts on a line of its own, the fragment stays a damaged
@@ -242,6 +288,30 @@ sm_store_open_journal (SmStore *self, GError **error)
   return TRUE;
 }
 
+/* After a failed fdatasync: nothing written since the last good one can
+ * be trusted (the kernel may have dropped those pages and report the next
+ * sync clean), and every change since is refused and taken back out of
+ * memory: its records go too, so that the journal never replays a refused
+ * change. Changes the daemon made itself go with them: "behind" writes a
+ * snapshot of the models once writing works. */
+static void
+cut_unsynced (SmStore *self)
+{
+  if (self->journal_fd < 0 || self->journal_end <= self->synced_end)
+    return;
+  if (ftruncate (self->journal_fd, (off_t) self->synced_end) < 0)
+    {
+      g_warning ("Cannot cut the unsynced records off %s: %s", self->journal_path,
+                 g_strerror (errno));
+      /* Tried again before the next append. */
+      self->torn = TRUE;
+    }
+  self->journal_end = self->synced_end;
+  self->reserved_end = MIN (self->reserved_end, self->journal_end);
+  /* The truncation itself is synced with the next batch. */
+  self->unsynced = TRUE;
+}
+
 /* One fdatasync(2) for every record written since the last one; a failure
  * is kept for the replies of the batch. */
 static void
@@ -251,7 +321,10 @@ sync_journal (SmStore *self)
     return;
   self->unsynced = FALSE;
   if (self->journal_fd >= 0 && fdatasync (self->journal_fd) == 0)
-    return;
+    {
+      self->synced_end = self->journal_end;
+      return;
+    }
   if (self->sync_error == NULL)
     {
       sm_store_set_errno_error (&self->sync_error, self->journal_fd >= 0 ? errno : EBADF,
@@ -263,6 +336,8 @@ sync_journal (SmStore *self)
              self->sync_error->message);
   /* What was written may or may not be on disk: the snapshot settles it. */
   self->behind = TRUE;
+  cut_unsynced (self);
+  self->unsynced = FALSE;
 }
 
 void
@@ -292,6 +367,7 @@ journal_size (SmStore *self, GError **error)
       /* Truncated behind our back: what was reserved went with it. */
       self->journal_end = st.st_size;
       self->reserved_end = MIN (self->reserved_end, st.st_size);
+      self->synced_end = MIN (self->synced_end, st.st_size);
     }
   return TRUE;
 }
@@ -400,8 +476,10 @@ struct _SmStoreSync
   gatomicrefcount ref;
   SmStore *store;     /* (unowned) (nullable): main thread only; NULL once it is gone */
   int fd;             /* (owned) a dup of the journal's: rotation may close that */
-  GPtrArray *held;    /* (owned) the batch's invocations */
+  GPtrArray *held;    /* (owned) the batch's SmStoreHeld */
   GError *sync_error; /* (owned) (nullable) a failure known before this sync */
+  guint generation;   /* the journal file synced (see journal_generation) */
+  gint64 end;         /* its size when the sync started */
   int sync_errno;
   gboolean done;
   GMutex mutex;
@@ -421,12 +499,17 @@ sync_unref (SmStoreSync *sync)
   g_free (sync);
 }
 
+/* Answers the replies of @held; when @sync_error is set, after taking
+ * their changes back (if not done yet). */
 static void
 answer (SmStore *self, GPtrArray *held, const GError *sync_error)
 {
+  if (sync_error != NULL)
+    revert (self, held);
   for (guint i = 0; i < held->len; i++)
     {
-      GDBusMethodInvocation *invocation = g_object_ref (held->pdata[i]);
+      GDBusMethodInvocation *invocation =
+          g_object_ref (((SmStoreHeld *) held->pdata[i])->invocation);
 
       if (sync_error == NULL)
         g_dbus_method_invocation_return_value (invocation, NULL);
@@ -480,7 +563,21 @@ sync_finish (SmStore *self, SmStoreSync *sync)
                  sync->sync_error->message);
       self->behind = TRUE;
     }
-  answer (self, sync->held, sync->sync_error);
+  if (sync->sync_error != NULL)
+    {
+      /* The changes made since are refused too (see cut_unsynced()):
+       * newest first, each is taken back out of memory. */
+      if (sync->generation == self->journal_generation)
+        cut_unsynced (self);
+      revert (self, self->held);
+      revert (self, sync->held);
+      answer (self, sync->held, sync->sync_error);
+      answer (self, self->held, sync->sync_error);
+      return;
+    }
+  if (sync->generation == self->journal_generation)
+    self->synced_end = MAX (self->synced_end, sync->end);
+  answer (self, sync->held, NULL);
 }
 
 static void
@@ -524,8 +621,10 @@ commit_start (SmStore *self)
   sync->store = self;
   sync->fd = dup (self->journal_fd);
   sync->held = g_steal_pointer (&self->held);
-  self->held = g_ptr_array_new_with_free_func (g_object_unref);
+  self->held = held_array_new ();
   sync->sync_error = g_steal_pointer (&self->sync_error);
+  sync->generation = self->journal_generation;
+  sync->end = self->journal_end;
   self->unsynced = FALSE;
   self->syncing = sync;
   if (sync->fd < 0)
@@ -584,29 +683,50 @@ schedule_commit (SmStore *self)
 
 /* After the change: answers @invocation (a method without out arguments;
  * taken over, as a handler does) once the change is durable, or with
- * StorageFailed when its record could not be written. */
+ * StorageFailed when its record could not be written or synced: then
+ * @undo (if not NULL) is called first with @data, to take the change back
+ * out of memory (what it changes is not journaled). @destroy frees @data
+ * once the reply is sent. */
 void
-sm_store_complete (SmStore *self, GDBusMethodInvocation *invocation)
+sm_store_complete_full (SmStore *self,
+                        GDBusMethodInvocation *invocation,
+                        SmStoreUndoFunc undo,
+                        gpointer data,
+                        GDestroyNotify destroy)
 {
+  SmStoreHeld *held;
+
   g_return_if_fail (SM_IS_STORE (self));
 
+  held = g_new0 (SmStoreHeld, 1);
+  held->invocation = invocation;
+  held->undo = undo;
+  held->data = data;
+  held->destroy = destroy;
   self->in_change = FALSE;
   if (self->write_error != NULL)
     {
+      g_autoptr (GPtrArray) failed = held_array_new ();
       g_autoptr (GError) cause = g_steal_pointer (&self->write_error);
 
-      g_dbus_method_invocation_return_error (invocation, SM_ERROR, SM_ERROR_STORAGE_FAILED,
-                                             "the change cannot be made durable in %s: %s",
-                                             self->dir, cause->message);
+      g_ptr_array_add (failed, held);
+      answer (self, failed, cause);
       return;
     }
   if (!self->unsynced && self->commit_id == 0)
     {
-      g_dbus_method_invocation_return_value (invocation, NULL);
+      g_dbus_method_invocation_return_value (g_object_ref (invocation), NULL);
+      held_free (held);
       return;
     }
-  g_ptr_array_add (self->held, invocation);
+  g_ptr_array_add (self->held, held);
   schedule_commit (self);
+}
+
+void
+sm_store_complete (SmStore *self, GDBusMethodInvocation *invocation)
+{
+  sm_store_complete_full (self, invocation, NULL, NULL, NULL);
 }
 
 /* Appends one record; a short write is cut off at once (or before the next
@@ -665,7 +785,8 @@ on_model_changed (GObject *model, const char *id, SmStoreSection *section)
   else
     g_hash_table_remove (section->ids, id);
 
-  if (self->dir == NULL)
+  /* A refused change taken back: not journaled (see revert()). */
+  if (self->dir == NULL || self->reverting)
     return;
 
   g_string_truncate (line, 0);

@@ -22,7 +22,9 @@ G_BEGIN_DECLS
  * the record reserved: else StorageFailed before anything changes), the
  * model's change (its record is written at once), sm_store_complete(): the
  * reply is held until one fdatasync(2) at the end of the main-loop iteration
- * has made every record of the iteration durable (group commit). Changes
+ * has made every record of the iteration durable (group commit). A change
+ * whose record cannot be written or synced is refused and taken back out of
+ * memory by the caller's undo function (sm_store_complete_full()). Changes
  * the daemon makes itself (expiry, warnings sent, presence ticks) are never
  * refused: when one cannot be written the store is "behind" and writes a
  * whole snapshot as soon as writing works again. */
@@ -51,6 +53,12 @@ void sm_store_wait (SmStore *self);
 
 gboolean sm_store_prepare (SmStore *self, gsize size, GError **error);
 void sm_store_complete (SmStore *self, GDBusMethodInvocation *invocation);
+typedef void (*SmStoreUndoFunc) (gpointer data);
+void sm_store_complete_full (SmStore *self,
+                             GDBusMethodInvocation *invocation,
+                             SmStoreUndoFunc undo,
+                             gpointer data,
+                             GDestroyNotify destroy);
 void sm_store_commit (SmStore *self);
 
 gboolean sm_store_is_writable (SmStore *self);

@@ -17,7 +17,12 @@
  *   <ns> rename <from-hex> <to-hex>
  *   <ns> unlink <path-hex>
  * Only calls that succeeded are logged. Not a general tool: it covers the
- * calls session-monitor and GLib make on its state files. */
+ * calls session-monitor and GLib make on its state files.
+ *
+ * Fault injection (test-storage-undo.py), with or without the log: when the
+ * file $SM_SHIM_FAULT exists and holds "write" or "sync", the next write(2)
+ * or fdatasync/fsync(2) of a descriptor of a file named state.journal fails
+ * with EIO, and the file is removed (one fault per file written). */
 
 #undef _FILE_OFFSET_BITS
 #ifndef _GNU_SOURCE
@@ -45,6 +50,8 @@ static int log_fd = -1;
 static char dir[PATH_MAX];
 static size_t dir_len;
 static char tracked[MAX_FDS];
+static char journal[MAX_FDS]; /* the descriptor is one of state.journal */
+static char fault_path[PATH_MAX];
 static int initialized;
 
 static ssize_t (*real_write) (int, const void *, size_t);
@@ -83,6 +90,9 @@ init (void)
   real_rename = dlsym (RTLD_NEXT, "rename");
   real_renameat2 = dlsym (RTLD_NEXT, "renameat2");
   real_unlink = dlsym (RTLD_NEXT, "unlink");
+  d = getenv ("SM_SHIM_FAULT");
+  if (d != NULL)
+    snprintf (fault_path, sizeof fault_path, "%s", d);
   d = getenv ("SM_SHIM_DIR");
   path = getenv ("SM_SHIM_LOG");
   if (d != NULL && path != NULL)
@@ -175,6 +185,28 @@ is_tracked (int fd)
   return fd >= 0 && fd < MAX_FDS && tracked[fd];
 }
 
+/* Whether the call @kind ("write", "sync") on @fd is to fail (see top). */
+static int
+inject_fault (int fd, const char *kind)
+{
+  char wanted[16] = { 0 };
+  int control;
+  ssize_t n;
+
+  if (fault_path[0] == '\0' || fd < 0 || fd >= MAX_FDS || !journal[fd])
+    return 0;
+  control = real_open (fault_path, O_RDONLY | O_CLOEXEC);
+  if (control < 0)
+    return 0;
+  n = read (control, wanted, sizeof wanted - 1);
+  real_close (control);
+  if (n <= 0 || strncmp (wanted, kind, strlen (kind)) != 0)
+    return 0;
+  real_unlink (fault_path);
+  errno = EIO;
+  return 1;
+}
+
 static int
 log_open (const char *path, int fd, int flags)
 {
@@ -183,6 +215,11 @@ log_open (const char *path, int fd, int flags)
   if (fd < 0 || fd >= MAX_FDS)
     return fd;
   tracked[fd] = 0;
+  {
+    const char *base = strrchr (path, '/');
+
+    journal[fd] = strcmp (base != NULL ? base + 1 : path, "state.journal") == 0;
+  }
   if (path[0] != '/')
     {
       if (getcwd (absolute, sizeof absolute) == NULL)
@@ -255,6 +292,11 @@ write (int fd, const void *data, size_t length)
 
   pthread_mutex_lock (&lock);
   init ();
+  if (inject_fault (fd, "write"))
+    {
+      pthread_mutex_unlock (&lock);
+      return -1;
+    }
   n = real_write (fd, data, length);
   if (n > 0 && is_tracked (fd))
     {
@@ -359,6 +401,11 @@ do_sync (int fd, int (*real) (int))
 
   pthread_mutex_lock (&lock);
   init ();
+  if (inject_fault (fd, "sync"))
+    {
+      pthread_mutex_unlock (&lock);
+      return -1;
+    }
   result = real (fd);
   if (result == 0 && is_tracked (fd))
     {
@@ -392,6 +439,8 @@ dup (int fd)
   pthread_mutex_lock (&lock);
   init ();
   copy = real_dup (fd);
+  if (copy >= 0 && copy < MAX_FDS && fd >= 0 && fd < MAX_FDS)
+    journal[copy] = journal[fd];
   if (copy >= 0 && copy < MAX_FDS && is_tracked (fd))
     {
       tracked[copy] = 1;
@@ -410,6 +459,8 @@ close (int fd)
   pthread_mutex_lock (&lock);
   init ();
   result = real_close (fd);
+  if (fd >= 0 && fd < MAX_FDS)
+    journal[fd] = 0;
   if (is_tracked (fd))
     {
       tracked[fd] = 0;
