@@ -11,7 +11,12 @@
  *       SessionExpiring/SessionExpired.
  *   startup   --dest NAME -- ARGV...
  *       execs ARGV, times exec to NameOwnerChanged(NAME), counts GetSessions,
- *       then stops it with SIGTERM. */
+ *       then stops it with SIGTERM.
+ *   get       --dest NAME --count N [--copy-from NAME2]
+ *       N GetSessions calls one after the other; prints their median, min
+ *       and max round trip (the client's decoding included) and the reply
+ *       size. With --copy-from, first gives NAME (the floor server) the
+ *       GetSessions reply of NAME2 (the daemon) with SetSessions. */
 
 #define G_LOG_DOMAIN "sm-bench-client"
 
@@ -355,12 +360,69 @@ mode_startup (Run *run, char **argv)
   return owned_at ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+static int
+compare_doubles (gconstpointer a, gconstpointer b)
+{
+  double da = *(const double *) a, db = *(const double *) b;
+
+  return da < db ? -1 : da > db ? 1 : 0;
+}
+
+static int
+mode_get (Run *run, const char *copy_from)
+{
+  g_autofree double *ms = g_new0 (double, MAX (run->count, 1));
+  gsize bytes = 0;
+
+  if (copy_from != NULL)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GVariant) list = NULL, done = NULL;
+
+      list = g_dbus_connection_call_sync (run->connection, copy_from, OBJECT_PATH, IFACE,
+                                          "GetSessions", NULL, G_VARIANT_TYPE ("(aa{sv})"),
+                                          G_DBUS_CALL_FLAGS_NO_AUTO_START, 60000, NULL, &error);
+      if (list != NULL)
+        done = g_dbus_connection_call_sync (run->connection, run->dest, OBJECT_PATH, IFACE,
+                                            "SetSessions", list, NULL,
+                                            G_DBUS_CALL_FLAGS_NO_AUTO_START, 60000, NULL, &error);
+      if (done == NULL)
+        {
+          g_printerr ("bench-client: %s\n", error->message);
+          return EXIT_FAILURE;
+        }
+    }
+
+  for (guint i = 0; i < run->count; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GVariant) reply = NULL;
+      gint64 start = g_get_monotonic_time ();
+
+      reply = g_dbus_connection_call_sync (run->connection, run->dest, OBJECT_PATH, IFACE,
+                                           "GetSessions", NULL, G_VARIANT_TYPE ("(aa{sv})"),
+                                           G_DBUS_CALL_FLAGS_NO_AUTO_START, 60000, NULL, &error);
+      ms[i] = (g_get_monotonic_time () - start) / 1000.0;
+      if (reply == NULL)
+        {
+          g_printerr ("bench-client: %s\n", error->message);
+          return EXIT_FAILURE;
+        }
+      bytes = g_variant_get_size (reply);
+    }
+  qsort (ms, run->count, sizeof ms[0], compare_doubles);
+  g_print ("calls %u p50_ms %.3f min_ms %.3f max_ms %.3f bytes %" G_GSIZE_FORMAT "\n", run->count,
+           run->count ? ms[run->count / 2] : NAN, run->count ? ms[0] : NAN,
+           run->count ? ms[run->count - 1] : NAN, bytes);
+  return EXIT_SUCCESS;
+}
+
 int
 main (int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GOptionContext) context = NULL;
-  g_autofree char *dest = NULL, *prefix = NULL;
+  g_autofree char *dest = NULL, *prefix = NULL, *copy_from = NULL;
   int count = 1000, window = 16, first = 0, spread_ms = 3000, delay_ms = 3000, threshold_ms = 0;
   double hours = 6;
   gboolean plain = FALSE;
@@ -376,11 +438,12 @@ main (int argc, char **argv)
     { "spread-ms", 0, 0, G_OPTION_ARG_INT, &spread_ms, "Deadlines spread", "MS" },
     { "delay-ms", 0, 0, G_OPTION_ARG_INT, &delay_ms, "First deadline after", "MS" },
     { "threshold-ms", 0, 0, G_OPTION_ARG_INT, &threshold_ms, "One warning before expiry", "MS" },
+    { "copy-from", 0, 0, G_OPTION_ARG_STRING, &copy_from, "get: prime the floor from", "NAME" },
     { "plain", 0, 0, G_OPTION_ARG_NONE, &plain, "No options at all", NULL },
     G_OPTION_ENTRY_NULL,
   };
 
-  context = g_option_context_new ("register|lateness|startup [-- ARGV]");
+  context = g_option_context_new ("register|lateness|startup|get [-- ARGV]");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error) || argc < 2)
     {
@@ -418,6 +481,8 @@ main (int argc, char **argv)
     }
   if (g_str_equal (mode, "lateness"))
     return mode_lateness (&run, (guint) spread_ms, (guint) delay_ms);
+  if (g_str_equal (mode, "get"))
+    return mode_get (&run, copy_from);
   if (g_str_equal (mode, "startup") && argc >= 3)
     return mode_startup (&run, argv + (g_str_equal (argv[2], "--") ? 3 : 2));
 

@@ -7,7 +7,11 @@
  * one bare GLib main-loop timer (a GSource with a ready time) fires them in
  * order, emitting the same SessionExpiring/SessionExpired signals the daemon
  * would. The client measures both through the same bus, so the difference is
- * what the daemon itself adds. */
+ * what the daemon itself adds.
+ *
+ * GetSessions answers with whatever the last SetSessions call (a bench-only
+ * method) gave it: the floor of a GetSessions reply of the same bytes, a copy
+ * through GDBus and the bus with nothing computed. */
 
 #define G_LOG_DOMAIN "sm-bench-floor"
 
@@ -25,6 +29,12 @@ static const char introspection_xml[] = "<node>"
                                         "      <arg type='x' direction='in'/>"
                                         "      <arg type='a{sv}' direction='in'/>"
                                         "    </method>"
+                                        "    <method name='GetSessions'>"
+                                        "      <arg type='aa{sv}' direction='out'/>"
+                                        "    </method>"
+                                        "    <method name='SetSessions'>"
+                                        "      <arg type='aa{sv}' direction='in'/>"
+                                        "    </method>"
                                         "  </interface>"
                                         "</node>";
 
@@ -41,9 +51,10 @@ typedef struct
   GMainLoop *loop;
   GDBusConnection *connection;
   gboolean timers;
-  GArray *heap;   /* Due, binary min-heap on due_ms */
-  GPtrArray *ids; /* (owned) session ids */
-  GSource *timer; /* (owned) the one timer */
+  GArray *heap;       /* Due, binary min-heap on due_ms */
+  GPtrArray *ids;     /* (owned) session ids */
+  GSource *timer;     /* (owned) the one timer */
+  GVariant *sessions; /* (owned) (nullable) what GetSessions returns */
 } Floor;
 
 static gboolean
@@ -185,13 +196,28 @@ on_method_call (GDBusConnection *connection G_GNUC_UNUSED,
                 const char *sender G_GNUC_UNUSED,
                 const char *object_path G_GNUC_UNUSED,
                 const char *interface_name G_GNUC_UNUSED,
-                const char *method_name G_GNUC_UNUSED,
+                const char *method_name,
                 GVariant *parameters,
                 GDBusMethodInvocation *invocation,
                 gpointer user_data)
 {
   Floor *self = user_data;
 
+  if (g_str_equal (method_name, "SetSessions"))
+    {
+      g_clear_pointer (&self->sessions, g_variant_unref);
+      self->sessions = g_variant_get_child_value (parameters, 0);
+      g_dbus_method_invocation_return_value (invocation, NULL);
+      return;
+    }
+  if (g_str_equal (method_name, "GetSessions"))
+    {
+      GVariant *list =
+          self->sessions != NULL ? g_variant_ref (self->sessions) : g_variant_new ("aa{sv}", NULL);
+
+      g_dbus_method_invocation_return_value (invocation, g_variant_new_tuple (&list, 1));
+      return;
+    }
   if (self->timers)
     {
       const char *id;
@@ -276,5 +302,6 @@ main (int argc, char **argv)
   g_main_loop_unref (self.loop);
   g_array_unref (self.heap);
   g_ptr_array_unref (self.ids);
+  g_clear_pointer (&self.sessions, g_variant_unref);
   return EXIT_SUCCESS;
 }

@@ -10,6 +10,7 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <locale.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -279,6 +280,13 @@ main (int argc, char **argv)
     { "no-persist", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &no_persist, NULL, NULL },
     G_OPTION_ENTRY_NULL,
   };
+
+  /* A large reply (GetSessions at thousands of sessions is megabytes) is
+   * built in one buffer. glibc raises its mmap threshold to the size of
+   * the first such buffer it frees, after which the next ones come from the
+   * heap and their pages stay with the process; a fixed threshold keeps
+   * every large buffer in its own mapping, given back when freed. */
+  mallopt (M_MMAP_THRESHOLD, 128 * 1024);
 
   setlocale (LC_ALL, "");
   /* SM_LOCALEDIR: the tests run translations from the build tree. */

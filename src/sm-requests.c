@@ -20,6 +20,10 @@ struct _SmRequestEntry
   SmRequest request;
   SmRequests *owner; /* (unowned) */
   gsize size;        /* what it counts against the budget */
+  /* (owned) (nullable) sm_request_to_variant() in serialized form, built by
+   * the first GetSigningRequests that needs it: a request never changes in
+   * place, so it is kept until the request goes (see SmSessionEntry). */
+  GVariant *reply;
 };
 
 enum
@@ -55,6 +59,7 @@ sm_request_entry_free (SmRequestEntry *entry)
   g_free (request->purpose);
   g_free (request->app_id);
   g_free (request->url);
+  g_clear_pointer (&entry->reply, g_variant_unref);
   g_free (entry);
 }
 
@@ -514,17 +519,21 @@ GVariant *
 sm_requests_to_variant (SmRequests *self)
 {
   g_autoptr (GPtrArray) list = sm_requests_list (self);
-  GVariantBuilder builder;
+  g_autofree GVariant **children = g_new (GVariant *, MAX (list->len, 1));
 
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
   for (guint i = 0; i < list->len; i++)
     {
-      g_autoptr (GVariant) entry = g_variant_ref_sink (sm_request_to_variant (list->pdata[i]));
+      /* The SmRequest is the first member of its entry. */
+      SmRequestEntry *entry = list->pdata[i];
 
-      /* Serialized one by one, each entry's tree of a dozen small values
-       * is freed at once: the reply never holds more than its bytes. */
-      g_variant_get_data (entry);
-      g_variant_builder_add_value (&builder, entry);
+      if (entry->reply == NULL)
+        {
+          entry->reply = g_variant_ref_sink (sm_request_to_variant (&entry->request));
+          /* Kept as one block of bytes, its tree freed now. */
+          g_variant_get_data (entry->reply);
+        }
+      children[i] = entry->reply;
     }
-  return g_variant_builder_end (&builder);
+  /* References to the kept entries, nothing copied. */
+  return g_variant_new_array (G_VARIANT_TYPE ("a{sv}"), children, list->len);
 }

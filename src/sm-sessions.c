@@ -25,6 +25,12 @@ struct _SmSessionEntry
   SmSession session;
   SmSessions *owner; /* (unowned) */
   gsize size;        /* what it counts against the budget */
+  /* (owned) (nullable) sm_session_to_variant() in serialized form, kept
+   * from one GetSessions to the next until the session changes: a reply is
+   * then a copy of these bytes, not a tree of a dozen values per session
+   * built, serialized and freed again (which also left the heap
+   * fragmented). */
+  GVariant *reply;
 };
 
 enum
@@ -52,6 +58,7 @@ sm_session_entry_free (SmSessionEntry *entry)
   g_free (session->id);
   g_free (session->session_type);
   g_clear_pointer (&session->metadata, g_variant_unref);
+  g_clear_pointer (&entry->reply, g_variant_unref);
   g_free (session->app_id);
   g_free (session->url);
   g_free (entry);
@@ -187,6 +194,8 @@ on_session_deadline (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms, gpointer user_d
         {
           session->sent_mask |= 1u << i;
           nearest = (gint) i;
+          /* Its "warnings-sent" changed. */
+          g_clear_pointer (&entry->reply, g_variant_unref);
         }
     }
 
@@ -671,21 +680,34 @@ sm_session_to_variant (const SmSession *session)
   return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries, n);
 }
 
+/* The serialized form of @entry, built once per change. */
+static GVariant *
+sm_session_entry_get_reply (SmSessionEntry *entry)
+{
+  if (entry->reply == NULL)
+    {
+      entry->reply = g_variant_ref_sink (sm_session_to_variant (&entry->session));
+      /* Serialized at once: the tree of small values is freed here, and
+       * what is kept is one block of bytes. */
+      g_variant_get_data (entry->reply);
+    }
+  return entry->reply;
+}
+
 GVariant *
 sm_sessions_to_variant (SmSessions *self)
 {
   g_autoptr (GPtrArray) list = sm_sessions_list (self);
-  GVariantBuilder builder;
+  g_autofree GVariant **children = g_new (GVariant *, MAX (list->len, 1));
 
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
   for (guint i = 0; i < list->len; i++)
     {
-      g_autoptr (GVariant) entry = g_variant_ref_sink (sm_session_to_variant (list->pdata[i]));
+      /* The SmSession is the first member of its entry. */
+      SmSessionEntry *entry = list->pdata[i];
 
-      /* Serialized one by one, each entry's tree of a dozen small values
-       * is freed at once: the reply never holds more than its bytes. */
-      g_variant_get_data (entry);
-      g_variant_builder_add_value (&builder, entry);
+      children[i] = sm_session_entry_get_reply (entry);
     }
-  return g_variant_builder_end (&builder);
+  /* The array takes a reference on each child and copies nothing: GDBus
+   * reads the children's bytes when it writes the reply. */
+  return g_variant_new_array (G_VARIANT_TYPE ("a{sv}"), children, list->len);
 }

@@ -194,8 +194,25 @@ warnings_sent (Fixture *f, const char *id)
   gsize n;
   const gint64 *values;
 
+  g_autoptr (GVariant) all = NULL;
+  g_autoptr (GVariant) fresh = NULL;
+
   g_assert_nonnull (session);
-  v = g_variant_ref_sink (sm_session_to_variant (session));
+  /* Through GetSessions' list, whose entries are kept serialized from one
+   * call to the next: it must equal the session's state right now. */
+  all = g_variant_ref_sink (sm_sessions_to_variant (f->sessions));
+  for (gsize i = 0; v == NULL && i < g_variant_n_children (all); i++)
+    {
+      g_autoptr (GVariant) child = g_variant_get_child_value (all, i);
+      const char *child_id = NULL;
+
+      g_assert_true (g_variant_lookup (child, "session-id", "&s", &child_id));
+      if (g_str_equal (child_id, id))
+        v = g_steal_pointer (&child);
+    }
+  g_assert_nonnull (v);
+  fresh = g_variant_ref_sink (sm_session_to_variant (session));
+  g_assert_true (g_variant_equal (v, fresh));
   sent = g_variant_lookup_value (v, "warnings-sent", G_VARIANT_TYPE ("ax"));
   g_assert_nonnull (sent);
   values = g_variant_get_fixed_array (sent, &n, sizeof (gint64));
