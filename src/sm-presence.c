@@ -234,6 +234,25 @@ check_budget (SmPresence *self,
   return sm_budget_check (self->budget, self->size, *size, "wallet_address", wallet_address, error);
 }
 
+/* The checks of an update; on success @filtered holds the options kept
+ * and @size what the presence would count against the budget. */
+static gboolean
+check_update (SmPresence *self,
+              const char *owner,
+              const char *wallet_address,
+              gint64 ttl,
+              GVariant *options,
+              GVariant **filtered,
+              gsize *size,
+              GError **error)
+{
+  if (!sm_check_id ("wallet_address", wallet_address, error) || !check_ttl (ttl, error)
+      || !sm_options_validate (presence_options, G_N_ELEMENTS (presence_options), options, error))
+    return FALSE;
+  *filtered = filter_options (options);
+  return check_budget (self, wallet_address, ttl, owner, *filtered, size, error);
+}
+
 /* Every check of an update (InvalidArgs, LimitExceeded), nothing changed. */
 gboolean
 sm_presence_check_update (SmPresence *self,
@@ -249,11 +268,7 @@ sm_presence_check_update (SmPresence *self,
   g_return_val_if_fail (SM_IS_PRESENCE (self), FALSE);
   g_return_val_if_fail (owner != NULL, FALSE);
 
-  if (!sm_check_id ("wallet_address", wallet_address, error) || !check_ttl (ttl, error)
-      || !sm_options_validate (presence_options, G_N_ELEMENTS (presence_options), options, error))
-    return FALSE;
-  filtered = filter_options (options);
-  return check_budget (self, wallet_address, ttl, owner, filtered, &size, error);
+  return check_update (self, owner, wallet_address, ttl, options, &filtered, &size, error);
 }
 
 gboolean
@@ -270,11 +285,7 @@ sm_presence_update (SmPresence *self,
   g_return_val_if_fail (SM_IS_PRESENCE (self), FALSE);
   g_return_val_if_fail (owner != NULL, FALSE);
 
-  if (!sm_check_id ("wallet_address", wallet_address, error) || !check_ttl (ttl, error)
-      || !sm_options_validate (presence_options, G_N_ELEMENTS (presence_options), options, error))
-    return FALSE;
-  filtered = filter_options (options);
-  if (!check_budget (self, wallet_address, ttl, owner, filtered, &size, error))
+  if (!check_update (self, owner, wallet_address, ttl, options, &filtered, &size, error))
     return FALSE;
 
   sm_presence_clear (self);
