@@ -136,6 +136,20 @@ check_type_depth (const char *type, gsize length, guint depth, GError **error)
   return TRUE;
 }
 
+/* GVariant has two kinds of value D-Bus cannot carry: maybe types and the
+ * empty tuple. They cannot arrive in a call, but a hand-made state file can
+ * hold them, and one of them in a session would make every later
+ * GetSessions reply impossible to send. */
+static gboolean
+check_dbus_type (const char *type, GError **error)
+{
+  if (strchr (type, 'm') == NULL && strstr (type, "()") == NULL)
+    return TRUE;
+  g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+               "options: a value of type \"%s\" cannot be sent over D-Bus", type);
+  return FALSE;
+}
+
 /* @value sits inside @depth containers, @variants of them variants. Only
  * what holds variants is walked, and of a tuple or dict entry only the
  * members that hold variants: below that the type says how deep it goes,
@@ -145,6 +159,8 @@ check_nesting (GVariant *value, guint depth, guint variants, GError **error)
 {
   const char *type = g_variant_get_type_string (value);
 
+  if (!check_dbus_type (type, error))
+    return FALSE;
   if (strchr (type, 'v') == NULL)
     return check_type_depth (type, strlen (type), depth, error);
   if (++depth > SM_OPTIONS_MAX_DEPTH)

@@ -958,6 +958,32 @@ test_options_nesting_cap (Fixture *f, gconstpointer data G_GNUC_UNUSED)
     }
 }
 
+/* Maybe types and the empty tuple are GVariant values that D-Bus cannot
+ * carry: never accepted (a saved state could otherwise hold one, and no
+ * GetSessions reply could then be sent). Found by fuzz-options. */
+static void
+test_options_not_for_dbus (Fixture *f, gconstpointer data G_GNUC_UNUSED)
+{
+  const char *const texts[] = {
+    "{'metadata': <{'x': <()>}>}",
+    "{'metadata': <{'x': <@mi 5>}>}",
+    "{'metadata': <{'x': <[(1, ())]>}>}",
+    "{'unknown': <@ms nothing>}",
+    "{'metadata': <{'x': <<<@m(ii) nothing>>>}>}",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr (GVariant) options = g_variant_ref_sink (g_variant_new_parsed (texts[i]));
+      g_autoptr (GError) error = NULL;
+
+      g_assert_false (sm_sessions_register (f->sessions, "s", T0 + 60000, options, &error));
+      g_assert_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS);
+      g_assert_nonnull (strstr (error->message, "cannot be sent over D-Bus"));
+      g_assert_null (sm_sessions_lookup (f->sessions, "s"));
+    }
+}
+
 /* Containers of any kind nest at most 62 deep with the dict at level 1, so
  * that GetSessions (one level deeper) stays within D-Bus's 64. */
 static void
@@ -1293,6 +1319,7 @@ main (int argc, char **argv)
   ADD ("/sessions/restore-clamps", test_restore_clamps);
   ADD ("/sessions/options-size-cap", test_options_size_cap);
   ADD ("/sessions/options-nesting-cap", test_options_nesting_cap);
+  ADD ("/sessions/options-not-for-dbus", test_options_not_for_dbus);
   ADD ("/sessions/options-container-depth", test_options_container_depth);
   ADD ("/sessions/budget", test_budget);
 #undef ADD
