@@ -29,7 +29,11 @@ struct _SmService
   SmUsers *users;         /* (owned) (nullable): system mode's users, each apart */
   SmCallers *callers;     /* (owned) (nullable): system mode's callers' uids */
   SmFanout *fanout;       /* (owned) (nullable): system mode's signals, paced */
+  GQueue before_load;     /* (owned) GDBusMethodInvocation: calls that came before the state */
 };
+
+/* sm-service.c */
+void sm_service_release_calls (SmService *self);
 
 /* sm-service-signals.c */
 void sm_service_connect_user (SmService *self, SmUser *user);

@@ -72,4 +72,5 @@ sm_service_load_state (SmService *self, const char *state_dir)
       if (self->notifier != NULL)
         sm_notifier_announce_missed (self->notifier, now);
     }
+  sm_service_release_calls (self);
 }

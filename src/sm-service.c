@@ -207,6 +207,14 @@ caller_user (SmService *self, GDBusMethodInvocation *invocation)
   const char *method = g_dbus_method_invocation_get_method_name (invocation);
   guint32 uid;
 
+  /* A call that reaches the unique name before the well-known one is owned
+   * (and the state loaded) waits for the state: nothing is answered from
+   * a state not yet loaded. */
+  if (self->store == NULL)
+    {
+      g_queue_push_tail (&self->before_load, invocation);
+      return NULL;
+    }
   if (self->users == NULL)
     return &self->user;
   if (!sm_callers_lookup (self->callers, sender, &uid))
@@ -581,6 +589,18 @@ handle_any (SmService *self, GDBusMethodInvocation *invocation)
   return g_value_get_boolean (&handled);
 }
 
+/* Once the state is loaded: the calls that waited for it, in their order. */
+void
+sm_service_release_calls (SmService *self)
+{
+  GDBusMethodInvocation *invocation;
+
+  g_return_if_fail (SM_IS_SERVICE (self) && self->store != NULL);
+
+  while ((invocation = g_queue_pop_head (&self->before_load)) != NULL)
+    handle_any (self, invocation);
+}
+
 static void
 sm_service_iface_init (SmDBusSessionMonitor1Iface *iface)
 {
@@ -601,7 +621,12 @@ static void
 sm_service_dispose (GObject *object)
 {
   SmService *self = SM_SERVICE (object);
+  GDBusMethodInvocation *invocation;
 
+  /* Stopped before the state was loaded. */
+  while ((invocation = g_queue_pop_head (&self->before_load)) != NULL)
+    g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_FAILED,
+                                           "The monitor is shutting down");
   if (self->notifier != NULL)
     g_signal_handlers_disconnect_by_data (self->notifier, self);
   g_clear_object (&self->notifier);
