@@ -200,11 +200,13 @@ class StorageFaultsTest(smtest.DaemonTestCase):
                 self.assertEqual(e.errno, errno.ENOSPC)
                 break
             fillers.append(path)
-        # Enough changes to rotate the journal (1000 at least): the new one
-        # cannot be created.
+        # Enough changes to rotate the journal (it is rotated once it holds
+        # 1 MiB, about 700 of these): the new one cannot be created.
+        metadata = {'metadata': GLib.Variant('a{sv}', {'note': GLib.Variant('s', 'x' * 1024)})}
         acked, refused = ['first'], []
         for i in range(2500):
-            (acked if self.try_register('r-%04d' % i) else refused).append('r-%04d' % i)
+            (acked if self.try_register('r-%04d' % i, metadata) else refused).append(
+                'r-%04d' % i)
             if len(refused) >= 20:
                 break
         self.assertGreater(len(refused), 0, 'the journal was never rotated')
