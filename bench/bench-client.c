@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
 /* The measuring side of the benchmarks, in C so the client is not the
  * bottleneck. Every mode talks to DBUS_SESSION_BUS_ADDRESS and prints one
  * line of "key value" pairs for bench/run to parse.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
 /* The floor the daemon is measured against: a do-nothing GDBus server on the
  * same private bus, exporting RegisterSession with the daemon's signature at
  * the daemon's object path and interface.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Drives session-monitor-bridge exactly as a browser does: native-messaging
 frames (4-byte native-order length, then UTF-8 JSON) on its stdin, frames
 read back from its stdout."""

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A notification server that hangs: it owns org.freedesktop.Notifications
 and answers GetCapabilities and GetServerInformation, but never replies to
 Notify or CloseNotification (a frozen shell, a stopped dunst). It counts

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Helpers for the notification tests: python3-dbusmock's notification_daemon
 template on the private bus, and a view of what the daemon asked it to do.
 """

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Shared harness for the integration tests.
 
 Each test class gets its own private session bus (dbusmock's DBusTestCase),

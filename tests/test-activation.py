@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """D-Bus activation alone starts the daemon: a private dbus-daemon whose
 config has a <servicedir> holding the session service file this build
 installs (Exec= rewritten to the built daemon, since the install prefix is

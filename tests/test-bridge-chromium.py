@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A real browser: Debian's chromium (headless) loads examples/webextension
 unpacked, with the bridge's host manifest in the profile's
 NativeMessagingHosts/. A page sends REGISTER_SESSION for a session a few

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """session-monitor-bridge against the daemon on a private bus, driven as a
 browser drives a native-messaging host: every message type in both
 directions, every bad-input rule, malformed frames, EOF releasing presence,

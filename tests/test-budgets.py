@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Byte budgets and option caps over the bus: the options dict at 128 KiB and
 one byte more, variants nested 16 and 17 deep (and the 58 that once broke
 every later GetSessions), the per-user byte budget reached (LimitExceeded

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
 /* Unit tests of session-monitorctl's parsing and formatting helpers. */
 #include "sm-ctl-format.h"
 

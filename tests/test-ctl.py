@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """session-monitorctl against the real daemon on a private bus: every
 command, text and --json output parsed, watch --json lines for each signal
 type, and clear errors with distinct exit codes."""

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fuzzes the D-Bus surface with well-formed but random calls.
 
 Thousands of calls to every method: unicode ids of boundary byte lengths,

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Durable state: what a successful call stored survives kill -9 with its
 exact D-Bus types; whatever expired while the daemon was down is announced
 once; unusable state files are moved aside; an unwritable directory is only

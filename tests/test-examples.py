@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The client examples in examples/ against the daemon on a private bus, as
 a desktop wallet runs them: register a session, receive SessionExpiring and
 then SessionExpired (never early), and list the state after a daemon

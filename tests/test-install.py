@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """meson install into a temporary DESTDIR: every installed file exists and
 validates (units with systemd-analyze verify, XML with xmllint, the desktop
 file with desktop-file-validate), the activation files point at the installed

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """End to end with a real notification server: dunst under Xvfb on the
 private bus. The daemon's request is displayed by dunst, invoking its
 default action (dunstctl) comes back as ActionInvoked, and unregistering

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Notifications and their surroundings: German text, no server, a server
 that appears later, --no-notifications, launching the wallet app."""
 

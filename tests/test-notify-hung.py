@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A notification server that never answers Notify must delay notifications
 only: other clients' calls are answered at once, deadline signals come on
 time, the calls the daemon sends it stay bounded and its RSS stays flat; when

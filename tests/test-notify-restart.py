@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Notification ids are durable state: after kill -9 the restarted daemon
 takes its session notification over (replaces_id = old id, still
 clickable), closes its request notification and posts it anew, closes

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Desktop notifications against a mock org.freedesktop.Notifications:
 texts, urgency, timeouts, replacing in place, withdrawal, clicks."""
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Peer-supplied text (from-nickname, amount, purpose, strings in metadata)
 is never a reason to refuse a call: it is stored and returned as the wallet
 sent it, across a restart too, and sanitized only in the notification

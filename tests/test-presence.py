@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Presence refresh: ticks every 40 % of the ttl, the owner's disconnect,
 the lapse that ends refreshing, reconfiguration, StopPresence, bad ttls."""
 

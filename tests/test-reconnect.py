@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A message GDBus cannot decode costs the daemon its bus connection (GLib
 2.74 rejects some valid messages, e.g. an a{yg} holding "(xxs)" inside a
 variant). The daemon must reconnect at once and go on serving everything it

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Signing requests over D-Bus: methods, validation, limits, expiry timing."""
 
 from gi.repository import GLib

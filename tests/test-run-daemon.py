@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """tools/run-daemon where no session bus is reachable: it starts a private
 bus, prints its address, and Ctrl+C (SIGINT to the whole foreground process
 group, as a terminal sends it) or SIGTERM to the script stops the daemon

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """LimitExceeded at 10 000 sessions, over the bus."""
 
 from gi.repository import Gio, GLib

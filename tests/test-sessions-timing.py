@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Warning and expiry signals on time, in order, never early, over the bus."""
 
 from gi.repository import GLib

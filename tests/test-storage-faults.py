@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Storage faults: a change is acknowledged only once it is on disk, and one
 that cannot be made durable fails with StorageFailed and changes nothing.
 A full disk, exhausted inodes, a read-only state directory and a journal that

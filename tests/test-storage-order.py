@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Error order on a disk that cannot be written: every bad call gets the
 contract's error naming its argument (InvalidArgs, NotFound, LimitExceeded),
 whatever the disk's state; only a valid change gets StorageFailed.

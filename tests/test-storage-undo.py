@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A change whose journal write or fdatasync fails after sm_store_prepare()
 succeeded (EIO: a disk error, or a file system without fallocate that runs
 out of room at the write) is refused with StorageFailed and changes nothing,

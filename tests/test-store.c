@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
 /* The durable state's JSON round trip: every field of every model, unicode
  * ids, metadata of every D-Bus type and nesting, the journal's compaction
  * and loads of broken snapshots. Time is a manual clock. */

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Stress: 8 concurrent clients on their own bus connections for 20 s.
 
 Each client registers, re-registers, unregisters and queries sessions in its

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """System mode keeps its listeners, and one user's listeners cost others nothing.
 
 As in test-system-users: a private dbus-daemon with a system-bus-like config

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """System-bus mode keeps each Unix user's data apart.
 
 A private dbus-daemon with a system-bus-like config, the daemon started with

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Runs a command under valgrind memcheck, failing (exit 1) on any memory
 # error or definite leak. Used as the 'valgrind' test setup's exe_wrapper and
 # as SM_DAEMON_WRAPPER for the daemon the integration tests start.

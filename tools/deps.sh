@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Installs, on Debian 12, exactly what building session-monitor and running
 # its whole test suite need, skipping what is already there. Run it as root,
 # or source it from tools/run-daemon and tools/run-tests.

@@ -19,9 +19,7 @@
 #include "sm-bridge-frame.h"
 #include "sm-bridge-json.h"
 #include "sm-dbus-generated.h"
-
-#define SM_BUS_NAME "org.musig2.SessionMonitor1"
-#define SM_OBJECT_PATH "/org/musig2/SessionMonitor1"
+#include "sm-names.h"
 
 typedef struct
 {

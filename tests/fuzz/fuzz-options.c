@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
 /* libFuzzer target for option and metadata parsing: the input is taken as a
  * serialized a{sv} (the RegisterSession options), brought to normal form as
  * GDBus would, and registered with a manual scheduler. An accepted session

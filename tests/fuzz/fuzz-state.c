@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
 /* libFuzzer target for the state-file loader: the input is taken as the
  * snapshot (state.json) and restored into the three models on a manual
  * scheduler, exactly as a daemon start does. Whatever loads must write back

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
+#define G_LOG_DOMAIN "sm-notify-server"
+
+#include "config.h"
+
+#include "sm-notify-server.h"
+
+#include <gio/gdesktopappinfo.h>
+
+#define NOTIFICATIONS_NAME "org.freedesktop.Notifications"
+#define NOTIFICATIONS_PATH "/org/freedesktop/Notifications"
+#define NOTIFICATIONS_IFACE "org.freedesktop.Notifications"
+#define CAPS_ATTEMPTS_MAX 5
+#define CAPS_RETRY_MS 300
+
+struct _SmNotifyServer
+{
+  GObject parent_instance;
+
+  guint watch_id;
+  GDBusConnection *bus;        /* (owned) (nullable) the shared session connection */
+  GDBusConnection *connection; /* (owned) (nullable) while a server is there */
+  char *server;                /* (owned) (nullable) its unique name */
+  guint subscription_id;
+  GCancellable *cancellable; /* (owned) (nullable) GetCapabilities */
+  gboolean ready;            /* a server is there and its capabilities known */
+  gboolean body_markup;
+  gboolean said_no_server;
+  guint caps_retry_id;
+  guint caps_attempts;
+};
+
+enum
+{
+  SIGNAL_READY,
+  SIGNAL_VANISHED,
+  SIGNAL_ACTION_INVOKED,
+  SIGNAL_ACTIVATION_TOKEN,
+  SIGNAL_CLOSED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE (SmNotifyServer, sm_notify_server, G_TYPE_OBJECT)
+
+/* Hands the notification's activation token to a D-Bus-activated app too:
+ * GLib asks the launch context for it, and the base class has none. */
+#define SM_TYPE_LAUNCH_CONTEXT (sm_launch_context_get_type ())
+G_DECLARE_FINAL_TYPE (SmLaunchContext, sm_launch_context, SM, LAUNCH_CONTEXT, GAppLaunchContext)
+
+struct _SmLaunchContext
+{
+  GAppLaunchContext parent_instance;
+  char *token;
+};
+
+G_DEFINE_TYPE (SmLaunchContext, sm_launch_context, G_TYPE_APP_LAUNCH_CONTEXT)
+
+static char *
+sm_launch_context_get_startup_notify_id (GAppLaunchContext *context,
+                                         GAppInfo *info G_GNUC_UNUSED,
+                                         GList *files G_GNUC_UNUSED)
+{
+  return g_strdup (SM_LAUNCH_CONTEXT (context)->token);
+}
+
+static void
+sm_launch_context_finalize (GObject *object)
+{
+  g_free (SM_LAUNCH_CONTEXT (object)->token);
+  G_OBJECT_CLASS (sm_launch_context_parent_class)->finalize (object);
+}
+
+static void
+sm_launch_context_class_init (SmLaunchContextClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = sm_launch_context_finalize;
+  G_APP_LAUNCH_CONTEXT_CLASS (klass)->get_startup_notify_id =
+      sm_launch_context_get_startup_notify_id;
+}
+
+static void
+sm_launch_context_init (SmLaunchContext *self G_GNUC_UNUSED)
+{
+}
+
+typedef struct
+{
+  char *app_id;
+  char *token; /* (nullable) */
+} SmLaunch;
+
+static void
+sm_launch_free (SmLaunch *launch)
+{
+  g_free (launch->app_id);
+  g_free (launch->token);
+  g_free (launch);
+}
+
+/* In a worker thread: GLib reads the desktop files, and launches over the
+ * shared session-bus connection (it D-Bus-activates the app, or announces
+ * the launch), connecting it synchronously when it is not there yet. */
+static void
+launch_in_thread (GTask *task,
+                  gpointer source G_GNUC_UNUSED,
+                  gpointer task_data,
+                  GCancellable *cancellable G_GNUC_UNUSED)
+{
+  SmLaunch *launch = task_data;
+  g_autofree char *desktop_id = g_strconcat (launch->app_id, ".desktop", NULL);
+  g_autoptr (GDesktopAppInfo) info = g_desktop_app_info_new (desktop_id);
+  g_autoptr (GDBusConnection) bus = NULL;
+  g_autoptr (SmLaunchContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (info == NULL)
+    {
+      g_info ("No application %s to launch", desktop_id);
+      g_task_return_boolean (task, FALSE);
+      return;
+    }
+  /* The connection GLib will use: it must not exit() the daemon when the
+   * bus goes away, as the shared one does by default. */
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  if (bus != NULL)
+    g_dbus_connection_set_exit_on_close (bus, FALSE);
+  context = g_object_new (SM_TYPE_LAUNCH_CONTEXT, NULL);
+  if (launch->token != NULL)
+    {
+      /* Wayland lets the app take focus only with the click's token. */
+      context->token = g_strdup (launch->token);
+      g_app_launch_context_setenv (G_APP_LAUNCH_CONTEXT (context), "XDG_ACTIVATION_TOKEN",
+                                   launch->token);
+      g_app_launch_context_setenv (G_APP_LAUNCH_CONTEXT (context), "DESKTOP_STARTUP_ID",
+                                   launch->token);
+    }
+  if (!g_app_info_launch (G_APP_INFO (info), NULL, G_APP_LAUNCH_CONTEXT (context), &error))
+    g_info ("Could not launch %s: %s", desktop_id, error->message);
+  g_task_return_boolean (task, error == NULL);
+}
+
+void
+sm_notify_launch_app (const char *app_id, const char *token)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, NULL, NULL);
+  SmLaunch *launch = g_new0 (SmLaunch, 1);
+
+  launch->app_id = g_strdup (app_id);
+  launch->token = g_strdup (token);
+  g_task_set_task_data (task, launch, (GDestroyNotify) sm_launch_free);
+  g_task_run_in_thread (task, launch_in_thread);
+}
+
+/* Subscribed with the server's unique name as sender, not its well-known
+ * name (as libnotify's proxy did): GNOME Shell broadcasts every app's
+ * ActionInvoked/NotificationClosed from another connection too, so only the
+ * pair (sender, id) says the click was on our notification. */
+static void
+on_server_signal (GDBusConnection *connection G_GNUC_UNUSED,
+                  const char *sender,
+                  const char *path G_GNUC_UNUSED,
+                  const char *iface G_GNUC_UNUSED,
+                  const char *name,
+                  GVariant *parameters,
+                  gpointer user_data)
+{
+  SmNotifyServer *self = user_data;
+  guint32 id;
+
+  if (g_strcmp0 (sender, self->server) != 0)
+    return;
+
+  if (g_str_equal (name, "ActionInvoked")
+      && g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(us)")))
+    {
+      const char *action;
+
+      g_variant_get (parameters, "(u&s)", &id, &action);
+      g_signal_emit (self, signals[SIGNAL_ACTION_INVOKED], 0, id, action);
+    }
+  else if (g_str_equal (name, "ActivationToken")
+           && g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(us)")))
+    {
+      const char *token;
+
+      g_variant_get (parameters, "(u&s)", &id, &token);
+      g_signal_emit (self, signals[SIGNAL_ACTIVATION_TOKEN], 0, id, token);
+    }
+  else if (g_str_equal (name, "NotificationClosed")
+           && g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(uu)")))
+    {
+      guint32 reason;
+
+      g_variant_get (parameters, "(uu)", &id, &reason);
+      g_signal_emit (self, signals[SIGNAL_CLOSED], 0, id, reason);
+    }
+}
+
+static void on_capabilities (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static gboolean
+sm_notify_server_get_capabilities (gpointer user_data)
+{
+  SmNotifyServer *self = user_data;
+
+  self->caps_retry_id = 0;
+  self->caps_attempts++;
+  /* To the unique name: a server that just left cannot be auto-started. */
+  g_dbus_connection_call (self->connection, self->server, NOTIFICATIONS_PATH, NOTIFICATIONS_IFACE,
+                          "GetCapabilities", NULL, G_VARIANT_TYPE ("(as)"),
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, self->cancellable, on_capabilities,
+                          self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_capabilities (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree const char **caps = NULL;
+  SmNotifyServer *self;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = user_data;
+  if (reply != NULL)
+    {
+      g_variant_get (reply, "(^a&s)", &caps);
+      self->body_markup = g_strv_contains (caps, "body-markup");
+    }
+  else if (self->caps_attempts < CAPS_ATTEMPTS_MAX)
+    {
+      /* A server may own its name a moment before it answers. */
+      g_debug ("GetCapabilities failed, retrying: %s", error->message);
+      self->caps_retry_id = g_timeout_add (CAPS_RETRY_MS, sm_notify_server_get_capabilities, self);
+      return;
+    }
+  else
+    g_debug ("GetCapabilities failed, assuming plain text: %s", error->message);
+  self->ready = TRUE;
+  g_debug ("Notification server %s ready (body-markup: %d)", self->server, self->body_markup);
+  g_signal_emit (self, signals[SIGNAL_READY], 0);
+}
+
+static void
+sm_notify_server_disconnect (SmNotifyServer *self)
+{
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  if (self->subscription_id != 0)
+    g_dbus_connection_signal_unsubscribe (self->connection, self->subscription_id);
+  self->subscription_id = 0;
+  g_clear_object (&self->connection);
+  g_clear_pointer (&self->server, g_free);
+  g_clear_handle_id (&self->caps_retry_id, g_source_remove);
+  self->ready = FALSE;
+}
+
+static void
+on_server_vanished (GDBusConnection *connection G_GNUC_UNUSED, const char *name, gpointer user_data)
+{
+  SmNotifyServer *self = user_data;
+
+  /* The bus itself went away: the daemon handles that, and it is no news
+   * about the notification server. */
+  if (connection != NULL && g_dbus_connection_is_closed (connection))
+    g_debug ("Session bus closed; no notification server");
+  else if (!self->said_no_server)
+    g_message ("No notification server (%s); desktop notifications are off until one appears",
+               name);
+  self->said_no_server = TRUE;
+  sm_notify_server_disconnect (self);
+  g_signal_emit (self, signals[SIGNAL_VANISHED], 0);
+}
+
+static void
+on_server_appeared (GDBusConnection *connection,
+                    const char *name,
+                    const char *owner,
+                    gpointer user_data)
+{
+  SmNotifyServer *self = user_data;
+
+  if (self->server != NULL)
+    on_server_vanished (connection, name, self);
+  g_debug ("Notification server appeared as %s", owner);
+  self->connection = g_object_ref (connection);
+  self->server = g_strdup (owner);
+  self->subscription_id = g_dbus_connection_signal_subscribe (
+      connection, owner, NOTIFICATIONS_IFACE, NULL, NOTIFICATIONS_PATH, NULL,
+      G_DBUS_SIGNAL_FLAGS_NONE, on_server_signal, self, NULL);
+  self->cancellable = g_cancellable_new ();
+  self->caps_attempts = 0;
+  sm_notify_server_get_capabilities (self);
+}
+
+gboolean
+sm_notify_server_is_ready (SmNotifyServer *self)
+{
+  g_return_val_if_fail (SM_IS_NOTIFY_SERVER (self), FALSE);
+
+  return self->ready;
+}
+
+gboolean
+sm_notify_server_has_body_markup (SmNotifyServer *self)
+{
+  g_return_val_if_fail (SM_IS_NOTIFY_SERVER (self), FALSE);
+
+  return self->body_markup;
+}
+
+gboolean
+sm_notify_server_call (SmNotifyServer *self,
+                       const char *method,
+                       GVariant *params,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  const GVariantType *reply_type;
+
+  g_return_val_if_fail (SM_IS_NOTIFY_SERVER (self), FALSE);
+
+  if (!self->ready)
+    {
+      g_variant_unref (g_variant_ref_sink (params));
+      return FALSE;
+    }
+  reply_type = g_str_equal (method, "Notify") ? G_VARIANT_TYPE ("(u)") : G_VARIANT_TYPE_UNIT;
+  /* To the unique name: the ids it returns mean something to it alone. */
+  g_dbus_connection_call (self->connection, self->server, NOTIFICATIONS_PATH, NOTIFICATIONS_IFACE,
+                          method, params, reply_type, G_DBUS_CALL_FLAGS_NO_AUTO_START, G_MAXINT,
+                          self->cancellable, callback, user_data);
+  return TRUE;
+}
+
+GVariant *
+sm_notify_server_call_finish (GAsyncResult *result, GError **error)
+{
+  GObject *source = g_async_result_get_source_object (result);
+  GVariant *reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, error);
+
+  g_object_unref (source);
+  return reply;
+}
+
+static void
+sm_notify_server_dispose (GObject *object)
+{
+  SmNotifyServer *self = SM_NOTIFY_SERVER (object);
+
+  g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
+  sm_notify_server_disconnect (self);
+  g_clear_object (&self->bus);
+
+  G_OBJECT_CLASS (sm_notify_server_parent_class)->dispose (object);
+}
+
+static void
+sm_notify_server_class_init (SmNotifyServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = sm_notify_server_dispose;
+
+  signals[SIGNAL_READY] = g_signal_new ("ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                        NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_VANISHED] = g_signal_new ("vanished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                           0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* (id, action) */
+  signals[SIGNAL_ACTION_INVOKED] =
+      g_signal_new ("action-invoked", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+  /* (id, token) */
+  signals[SIGNAL_ACTIVATION_TOKEN] =
+      g_signal_new ("activation-token", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+  /* (id, reason) */
+  signals[SIGNAL_CLOSED] =
+      g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                    G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
+}
+
+static void
+sm_notify_server_init (SmNotifyServer *self G_GNUC_UNUSED)
+{
+}
+
+SmNotifyServer *
+sm_notify_server_new (void)
+{
+  SmNotifyServer *self = g_object_new (SM_TYPE_NOTIFY_SERVER, NULL);
+  g_autoptr (GError) error = NULL;
+
+  /* GLib's shared session connection, apart from the daemon's own (which
+   * is replaced on a reconnect): the Notify calls go out on it, so the
+   * server's signals addressed to the sender arrive on it. Held for as long
+   * as the notifier lives (app launching gets the same one), and without
+   * exit-on-close, which the singleton has by default: when the bus goes
+   * away it would raise SIGTERM, racing the daemon's own handling. Taken
+   * once at start-up, before the main loop runs. */
+  self->bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  if (self->bus == NULL)
+    {
+      g_message ("No session bus for notifications (%s); desktop notifications are off",
+                 error->message);
+      self->said_no_server = TRUE;
+      return self;
+    }
+  g_dbus_connection_set_exit_on_close (self->bus, FALSE);
+
+  /* Watched, never called blindly: no D-Bus activation of a server that may
+   * fail to start (dunst without a display) and stall the main loop. */
+  self->watch_id =
+      g_bus_watch_name_on_connection (self->bus, NOTIFICATIONS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                      on_server_appeared, on_server_vanished, self, NULL);
+  return self;
+}

@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
+#define G_LOG_DOMAIN "sm-options"
+
+#include "sm-options.h"
+
+#include "sm-error.h"
+
+#include <string.h>
+
+static gboolean check_size (GVariant *options, GError **error);
+static gboolean check_nesting (GVariant *value, guint depth, guint variants, GError **error);
+
+/* One pass over @options (g_variant_lookup() walks the whole dict for every
+ * key, which dominated restoring 10 000 sessions): each known key is
+ * checked and its value handed out in @values[i] (owned; NULL when absent).
+ * A key given twice counts once, the first time, as g_variant_lookup()
+ * would. On failure @values holds nothing. */
+gboolean
+sm_options_parse (const SmOptionSpec *specs,
+                  gsize n_specs,
+                  GVariant *options,
+                  GVariant **values,
+                  GError **error)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_return_val_if_fail (g_variant_is_of_type (options, G_VARIANT_TYPE_VARDICT), FALSE);
+
+  if (!check_size (options, error))
+    return FALSE;
+  memset (values, 0, n_specs * sizeof *values);
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      gsize i = 0;
+
+      /* Unknown keys too: the dict, the entry and the value's variant are
+       * 3 levels, 1 of them a variant. */
+      if (!check_nesting (value, 3, 1, error))
+        {
+          g_variant_unref (value);
+          sm_options_clear (values, n_specs);
+          return FALSE;
+        }
+
+      while (i < n_specs && strcmp (specs[i].key, key) != 0)
+        i++;
+      if (i == n_specs || values[i] != NULL)
+        {
+          g_variant_unref (value);
+          continue;
+        }
+      values[i] = value;
+      if (!g_variant_is_of_type (value, specs[i].type))
+        {
+          g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                       "options: \"%s\" must be of type '%s', not '%s'", key,
+                       (const char *) specs[i].type, g_variant_get_type_string (value));
+          sm_options_clear (values, n_specs);
+          return FALSE;
+        }
+      if (specs[i].check != NULL && !specs[i].check (key, value, error))
+        {
+          sm_options_clear (values, n_specs);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* How many containers a value of @type nests (a variant counts as one,
+ * whatever it holds), or any number above @limit once it is known to be
+ * too deep. A type string can be long: no recursion, no more state than
+ * @limit levels. */
+static guint
+type_depth (const char *type, gsize length, guint limit)
+{
+  guint pending[SM_OPTIONS_MAX_DEPTH + 1]; /* arrays around each open bracket */
+  guint open = 0, arrays = 0, base = 0, max = 0;
+
+  g_return_val_if_fail (limit <= SM_OPTIONS_MAX_DEPTH, G_MAXUINT);
+
+  for (const char *p = type; p < type + length && max <= limit; p++)
+    switch (*p)
+      {
+      case 'a':
+      case 'm':
+        arrays++;
+        max = MAX (max, base + arrays);
+        break;
+      case '(':
+      case '{':
+        max = MAX (max, base + arrays + 1);
+        if (max > limit)
+          break;
+        pending[open++] = arrays;
+        base += arrays + 1;
+        arrays = 0;
+        break;
+      case ')':
+      case '}':
+        if (open > 0)
+          base -= pending[--open] + 1;
+        arrays = 0;
+        break;
+      case 'v':
+        max = MAX (max, base + arrays + 1);
+        arrays = 0;
+        break;
+      default:
+        arrays = 0;
+        break;
+      }
+  return max;
+}
+
+static gboolean
+too_deep (const char *what, guint limit, GError **error)
+{
+  g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+               "options: %s nested more than %u levels deep", what, limit);
+  return FALSE;
+}
+
+/* Whether a value of @type (@length bytes of type string), inside @depth
+ * containers, nests no deeper than allowed; for a type without variants
+ * the type string says it all. */
+static gboolean
+check_type_depth (const char *type, gsize length, guint depth, GError **error)
+{
+  guint room = SM_OPTIONS_MAX_DEPTH - MIN (depth, SM_OPTIONS_MAX_DEPTH);
+
+  if (depth + type_depth (type, length, room) > SM_OPTIONS_MAX_DEPTH)
+    return too_deep ("containers are", SM_OPTIONS_MAX_DEPTH, error);
+  return TRUE;
+}
+
+/* GVariant has two kinds of value D-Bus cannot carry: maybe types and the
+ * empty tuple. They cannot arrive in a call, but a hand-made state file can
+ * hold them, and one of them in a session would make every later
+ * GetSessions reply impossible to send. */
+static gboolean
+check_dbus_type (const char *type, GError **error)
+{
+  if (strchr (type, 'm') == NULL && strstr (type, "()") == NULL)
+    return TRUE;
+  g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+               "options: a value of type \"%s\" cannot be sent over D-Bus", type);
+  return FALSE;
+}
+
+/* @value sits inside @depth containers, @variants of them variants. Only
+ * what holds variants is walked, and of a tuple or dict entry only the
+ * members that hold variants: below that the type says how deep it goes,
+ * so a large array of plain values costs nothing. */
+static gboolean
+check_nesting (GVariant *value, guint depth, guint variants, GError **error)
+{
+  const char *type = g_variant_get_type_string (value);
+
+  if (!check_dbus_type (type, error))
+    return FALSE;
+  if (strchr (type, 'v') == NULL)
+    return check_type_depth (type, strlen (type), depth, error);
+  if (++depth > SM_OPTIONS_MAX_DEPTH)
+    return too_deep ("containers are", SM_OPTIONS_MAX_DEPTH, error);
+  if (type[0] == 'v')
+    {
+      g_autoptr (GVariant) child = NULL;
+
+      if (++variants > SM_OPTIONS_MAX_VARIANT_DEPTH)
+        return too_deep ("variants are", SM_OPTIONS_MAX_VARIANT_DEPTH, error);
+      child = g_variant_get_variant (value);
+      return check_nesting (child, depth, variants, error);
+    }
+  if (type[0] == '(' || type[0] == '{')
+    {
+      const GVariantType *member = g_variant_type_first (g_variant_get_type (value));
+
+      for (gsize i = 0; member != NULL; i++, member = g_variant_type_next (member))
+        {
+          const char *member_type = g_variant_type_peek_string (member);
+          gsize length = g_variant_type_get_string_length (member);
+          g_autoptr (GVariant) child = NULL;
+
+          if (memchr (member_type, 'v', length) == NULL)
+            {
+              if (!check_type_depth (member_type, length, depth, error))
+                return FALSE;
+              continue;
+            }
+          child = g_variant_get_child_value (value, i);
+          if (!check_nesting (child, depth, variants, error))
+            return FALSE;
+        }
+      return TRUE;
+    }
+  for (gsize i = 0, n = g_variant_n_children (value); i < n; i++)
+    {
+      g_autoptr (GVariant) child = g_variant_get_child_value (value, i);
+
+      if (!check_nesting (child, depth, variants, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_size (GVariant *options, GError **error)
+{
+  gsize size = g_variant_get_size (options);
+
+  if (size > SM_OPTIONS_MAX_BYTES)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "options: are %" G_GSIZE_FORMAT " bytes serialized, at most %d are allowed",
+                   size, SM_OPTIONS_MAX_BYTES);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The caps on a whole options dict, whatever its keys: its size as
+ * serialized, and how deep variants (and containers) nest in it.
+ * sm_options_parse() checks them too, in its one pass. */
+gboolean
+sm_options_check_limits (GVariant *options, GError **error)
+{
+  return check_size (options, error) && check_nesting (options, 0, 0, error);
+}
+
+void
+sm_options_clear (GVariant **values, gsize n_values)
+{
+  for (gsize i = 0; i < n_values; i++)
+    g_clear_pointer (&values[i], g_variant_unref);
+}
+
+gboolean
+sm_options_validate (const SmOptionSpec *specs, gsize n_specs, GVariant *options, GError **error)
+{
+  g_autofree GVariant **values = g_new (GVariant *, n_specs);
+
+  if (!sm_options_parse (specs, n_specs, options, values, error))
+    return FALSE;
+  sm_options_clear (values, n_specs);
+  return TRUE;
+}
+
+/* D-Bus already guarantees valid UTF-8; what is left is what would corrupt
+ * a log line or a terminal: control characters. */
+gboolean
+sm_check_text (const char *arg_name,
+               const char *value,
+               gsize min_bytes,
+               gsize max_bytes,
+               GError **error)
+{
+  gsize len = strlen (value);
+
+  if (len < min_bytes)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS, "%s: must not be empty", arg_name);
+      return FALSE;
+    }
+  if (len > max_bytes)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "%s: is %" G_GSIZE_FORMAT " bytes long, at most %" G_GSIZE_FORMAT " are allowed",
+                   arg_name, len, max_bytes);
+      return FALSE;
+    }
+  if (!g_utf8_validate (value, (gssize) len, NULL))
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS, "%s: is not valid UTF-8", arg_name);
+      return FALSE;
+    }
+  for (const char *p = value; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (g_unichar_iscntrl (c))
+        {
+          g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                       "%s: contains the control character U+%04X at byte %" G_GSIZE_FORMAT,
+                       arg_name, c, (gsize) (p - value));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+sm_check_id (const char *arg_name, const char *value, GError **error)
+{
+  return sm_check_text (arg_name, value, 1, SM_ID_MAX_BYTES, error);
+}
+
+/* For string options shown to people or handed back to apps: not empty, no
+ * control characters, and short enough not to be a memory sink. */
+gboolean
+sm_check_text_option (const char *key, GVariant *value, GError **error)
+{
+  g_autofree char *arg_name = g_strdup_printf ("options: \"%s\"", key);
+
+  return sm_check_text (arg_name, g_variant_get_string (value, NULL), 1, SM_TEXT_OPTION_MAX_BYTES,
+                        error);
+}
+
+/* For text a wallet relays from its peer (a nickname, an amount, a
+ * purpose): any UTF-8 at all, empty or with control characters (a newline in
+ * a purpose is normal). It is stored and returned as given and sanitized only
+ * where it is shown (sm_sanitize_text()); what a peer wrote is never a reason
+ * to refuse the request. Its size is bounded by the cap on the whole options
+ * dict. D-Bus has already refused invalid UTF-8; a restored entry is in
+ * normal form, whose strings are valid. */
+gboolean
+sm_check_peer_text_option (const char *key G_GNUC_UNUSED,
+                           GVariant *value G_GNUC_UNUSED,
+                           GError **error G_GNUC_UNUSED)
+{
+  return TRUE;
+}
+
+gboolean
+sm_check_expires_at (const char *arg_name, gint64 expires_at, gint64 now_ms, GError **error)
+{
+  if (expires_at <= 0)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "%s: must be a Unix time in milliseconds greater than 0, got %" G_GINT64_FORMAT,
+                   arg_name, expires_at);
+      return FALSE;
+    }
+  if (expires_at > now_ms && expires_at - now_ms > SM_MAX_AHEAD_MS)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "%s: is %" G_GINT64_FORMAT " ms ahead, at most 30 days (%" G_GINT64_FORMAT
+                   " ms) are allowed",
+                   arg_name, expires_at - now_ms, SM_MAX_AHEAD_MS);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A time stamp read back from the state file: a Unix time no earlier than
+ * 0 (0 is "never" where a time may be absent) and at most 30 days after
+ * now, the window of the API itself; later than now is a clock set back,
+ * which the caller clamps. */
+gboolean
+sm_check_saved_time (const char *arg_name, gint64 time_ms, gint64 now_ms, GError **error)
+{
+  if (time_ms < 0)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "%s: must be a Unix time in milliseconds, got %" G_GINT64_FORMAT, arg_name,
+                   time_ms);
+      return FALSE;
+    }
+  if (time_ms > now_ms && time_ms - now_ms > SM_MAX_AHEAD_MS)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "%s: is %" G_GINT64_FORMAT " ms ahead, at most 30 days (%" G_GINT64_FORMAT
+                   " ms) are allowed",
+                   arg_name, time_ms - now_ms, SM_MAX_AHEAD_MS);
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Validation shared by every method: a typed table per method for its a{sv}
+ * options (unknown keys ignored, a known key of the wrong type rejected) and
+ * the checks on ids, reasons and times the contract lists. Every failure is
+ * SM_ERROR_INVALID_ARGS with a message naming the argument. */
+
+#define SM_ID_MAX_BYTES 255
+#define SM_TEXT_OPTION_MAX_BYTES 4096
+#define SM_MAX_AHEAD_MS ((gint64) 30 * 24 * 60 * 60 * 1000)
+
+/* The whole options dict of one call, whatever its keys, as serialized
+ * (g_variant_get_size()). */
+#define SM_OPTIONS_MAX_BYTES (128 * 1024)
+/* Variants nested inside variants: a value of the dict is at level 1. */
+#define SM_OPTIONS_MAX_VARIANT_DEPTH 16
+/* Containers of any kind, the dict itself at level 1: a reply carrying a
+ * value of it (GetSessions' metadata is one level deeper than in the call)
+ * stays within D-Bus's 64. */
+#define SM_OPTIONS_MAX_DEPTH 62
+
+typedef gboolean (*SmOptionCheck) (const char *key, GVariant *value, GError **error);
+
+typedef struct
+{
+  const char *key;
+  const GVariantType *type;
+  SmOptionCheck check; /* may be NULL */
+} SmOptionSpec;
+
+gboolean sm_options_parse (const SmOptionSpec *specs,
+                           gsize n_specs,
+                           GVariant *options,
+                           GVariant **values,
+                           GError **error);
+void sm_options_clear (GVariant **values, gsize n_values);
+gboolean sm_options_check_limits (GVariant *options, GError **error);
+gboolean sm_options_validate (const SmOptionSpec *specs,
+                              gsize n_specs,
+                              GVariant *options,
+                              GError **error);
+
+gboolean sm_check_text (const char *arg_name,
+                        const char *value,
+                        gsize min_bytes,
+                        gsize max_bytes,
+                        GError **error);
+gboolean sm_check_text_option (const char *key, GVariant *value, GError **error);
+gboolean sm_check_peer_text_option (const char *key, GVariant *value, GError **error);
+gboolean sm_check_id (const char *arg_name, const char *value, GError **error);
+gboolean sm_check_expires_at (const char *arg_name,
+                              gint64 expires_at,
+                              gint64 now_ms,
+                              GError **error);
+gboolean sm_check_saved_time (const char *arg_name, gint64 time_ms, gint64 now_ms, GError **error);
+
+G_END_DECLS
