@@ -11,18 +11,22 @@
 enum
 {
   SIGNAL_ACTION_INVOKED,
-  SIGNAL_CHANGED,
   N_SIGNALS
 };
 
 static guint signals[N_SIGNALS];
 
-G_DEFINE_TYPE (SmNotifier, sm_notifier, G_TYPE_OBJECT)
+static void sm_notifier_storable_init (SmStorableInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (SmNotifier,
+                         sm_notifier,
+                         G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (SM_TYPE_STORABLE, sm_notifier_storable_init))
 
 void
 sm_notifier_changed (SmNotifier *self)
 {
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, SM_NOTIFIER_STATE_ID);
+  sm_storable_changed (SM_STORABLE (self), SM_NOTIFIER_STATE_ID);
 }
 
 /* Bounds on the calls a server that does not answer can hold: one Notify
@@ -688,10 +692,6 @@ sm_notifier_class_init (SmNotifierClass *klass)
   signals[SIGNAL_ACTION_INVOKED] =
       g_signal_new ("action-invoked", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                     NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_VARIANT);
-  /* (id): what sm_notifier_save() returns changed; the id is always
-   * SM_NOTIFIER_STATE_ID, the store's single-entry section shape. */
-  signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                          0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -726,4 +726,25 @@ sm_notifier_new (SmSessions *sessions, SmRequests *requests)
   g_signal_connect (self->server, "activation-token", G_CALLBACK (on_activation_token), self);
   g_signal_connect (self->server, "closed", G_CALLBACK (on_closed), self);
   return self;
+}
+
+/* The notification ids on screen, one entry: a restarted daemon takes its
+ * notifications over instead of leaving dead buttons. */
+static GVariant *
+sm_notifier_serialize (SmStorable *storable, const char *id G_GNUC_UNUSED)
+{
+  return sm_notifier_save (SM_NOTIFIER (storable));
+}
+
+static gboolean
+sm_notifier_storable_restore (SmStorable *storable, GVariant *entry, GError **error)
+{
+  return sm_notifier_restore (SM_NOTIFIER (storable), entry, error);
+}
+
+static void
+sm_notifier_storable_init (SmStorableInterface *iface)
+{
+  iface->serialize = sm_notifier_serialize;
+  iface->restore = sm_notifier_storable_restore;
 }

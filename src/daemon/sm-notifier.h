@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include "sm-storable.h"
 #include "sm-names.h"
 #include "sm-requests.h"
 #include "sm-sessions.h"

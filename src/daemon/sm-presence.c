@@ -30,13 +30,17 @@ enum
 {
   SIGNAL_REFRESH_NEEDED,
   SIGNAL_REFRESHED,
-  SIGNAL_CHANGED,
   N_SIGNALS
 };
 
 static guint signals[N_SIGNALS];
 
-G_DEFINE_TYPE (SmPresence, sm_presence, G_TYPE_OBJECT)
+static void sm_presence_storable_init (SmStorableInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (SmPresence,
+                         sm_presence,
+                         G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (SM_TYPE_STORABLE, sm_presence_storable_init))
 
 static const SmOptionSpec presence_options[] = {
   { "nickname", G_VARIANT_TYPE_STRING, sm_check_text_option },
@@ -88,10 +92,6 @@ sm_presence_class_init (SmPresenceClass *klass)
   signals[SIGNAL_REFRESHED] =
       g_signal_new ("refreshed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                     G_TYPE_NONE, 2, G_TYPE_BOOLEAN, G_TYPE_INT64);
-  /* (id): the durable state changed; the id is always "presence", so the
-   * store can treat every model alike. */
-  signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                          0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -166,7 +166,7 @@ tick (SmPresence *self, gint64 now_ms)
         schedule (self, now_ms + refresh_interval (self));
       g_signal_emit (self, signals[SIGNAL_REFRESHED], 0, FALSE, self->next_refresh_at);
     }
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, "presence");
+  sm_storable_changed (SM_STORABLE (self), "presence");
 }
 
 static void
@@ -312,7 +312,7 @@ sm_presence_stop (SmPresence *self)
   if (!self->configured)
     return;
   sm_presence_clear (self);
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, "presence");
+  sm_storable_changed (SM_STORABLE (self), "presence");
 }
 
 void
@@ -375,7 +375,7 @@ sm_presence_restore (SmPresence *self, GVariant *entry, GError **error)
    * the lapse if there was one); none is more than an interval away. */
   if (next_refresh_at > 0)
     schedule (self, MIN (next_refresh_at, now + refresh_interval (self)));
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, "presence");
+  sm_storable_changed (SM_STORABLE (self), "presence");
   return TRUE;
 }
 
@@ -437,4 +437,26 @@ sm_presence_to_variant (SmPresence *self)
   if (!self->configured)
     return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0);
   return build_variant (self, self->wallet_address, self->ttl, self->owner, self->options);
+}
+
+/* One entry, whatever the id. */
+static GVariant *
+sm_presence_serialize (SmStorable *storable, const char *id G_GNUC_UNUSED)
+{
+  SmPresence *self = SM_PRESENCE (storable);
+
+  return sm_presence_is_configured (self) ? sm_presence_to_variant (self) : NULL;
+}
+
+static gboolean
+sm_presence_storable_restore (SmStorable *storable, GVariant *entry, GError **error)
+{
+  return sm_presence_restore (SM_PRESENCE (storable), entry, error);
+}
+
+static void
+sm_presence_storable_init (SmStorableInterface *iface)
+{
+  iface->serialize = sm_presence_serialize;
+  iface->restore = sm_presence_storable_restore;
 }

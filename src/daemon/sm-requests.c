@@ -33,13 +33,17 @@ enum
   SIGNAL_REGISTERED,
   SIGNAL_EXPIRED,
   SIGNAL_UNREGISTERED,
-  SIGNAL_CHANGED,
   N_SIGNALS
 };
 
 static guint signals[N_SIGNALS];
 
-G_DEFINE_TYPE (SmRequests, sm_requests, G_TYPE_OBJECT)
+static void sm_requests_storable_init (SmStorableInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (SmRequests,
+                         sm_requests,
+                         G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (SM_TYPE_STORABLE, sm_requests_storable_init))
 
 static const char *const unregister_reasons[] = {
   "accepted", "rejected", "expired", "cancelled", NULL,
@@ -97,10 +101,6 @@ sm_requests_class_init (SmRequestsClass *klass)
   signals[SIGNAL_UNREGISTERED] =
       g_signal_new ("request-unregistered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                     NULL, NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_STRING);
-  /* (request_id): what the durable state holds of this request changed;
-   * sm_requests_lookup() returns NULL when it is gone. */
-  signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                          0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -143,7 +143,7 @@ on_request_deadline (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms G_GNUC_UNUSED, g
   entry->request.deadline = NULL;
   g_signal_emit (self, signals[SIGNAL_EXPIRED], 0, &entry->request);
   g_hash_table_remove (self->requests, id);
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, id);
+  sm_storable_changed (SM_STORABLE (self), id);
 }
 
 /* The options of RegisterSigningRequest, then the keys only a saved request
@@ -283,7 +283,7 @@ sm_requests_insert (SmRequests *self, SmRequestEntry *entry)
   entry->request.deadline =
       sm_scheduler_add (self->scheduler, entry->request.expires_at, on_request_deadline, entry);
   g_signal_emit (self, signals[SIGNAL_REGISTERED], 0, &entry->request, replaced);
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, entry->request.id);
+  sm_storable_changed (SM_STORABLE (self), entry->request.id);
 }
 
 /* Every check of a registration, nothing changed: the request it would
@@ -393,7 +393,7 @@ sm_requests_unregister (SmRequests *self,
   g_signal_emit (self, signals[SIGNAL_UNREGISTERED], 0, &entry->request,
                  *reason != '\0' ? reason : "unregistered");
   g_hash_table_remove (self->requests, request_id);
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, request_id);
+  sm_storable_changed (SM_STORABLE (self), request_id);
   return TRUE;
 }
 
@@ -538,4 +538,25 @@ sm_requests_to_variant (SmRequests *self)
     }
   /* References to the kept entries, nothing copied. */
   return g_variant_new_array (G_VARIANT_TYPE ("a{sv}"), children, list->len);
+}
+
+static GVariant *
+sm_requests_serialize (SmStorable *storable, const char *id)
+{
+  const SmRequest *request = sm_requests_lookup (SM_REQUESTS (storable), id);
+
+  return request != NULL ? sm_request_to_variant (request) : NULL;
+}
+
+static gboolean
+sm_requests_storable_restore (SmStorable *storable, GVariant *entry, GError **error)
+{
+  return sm_requests_restore (SM_REQUESTS (storable), entry, error);
+}
+
+static void
+sm_requests_storable_init (SmStorableInterface *iface)
+{
+  iface->serialize = sm_requests_serialize;
+  iface->restore = sm_requests_storable_restore;
 }

@@ -41,13 +41,17 @@ enum
   SIGNAL_EXPIRING,
   SIGNAL_EXPIRED,
   SIGNAL_UNREGISTERED,
-  SIGNAL_CHANGED,
   N_SIGNALS
 };
 
 static guint signals[N_SIGNALS];
 
-G_DEFINE_TYPE (SmSessions, sm_sessions, G_TYPE_OBJECT)
+static void sm_sessions_storable_init (SmStorableInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (SmSessions,
+                         sm_sessions,
+                         G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (SM_TYPE_STORABLE, sm_sessions_storable_init))
 
 static void
 sm_session_entry_free (SmSessionEntry *entry)
@@ -103,10 +107,6 @@ sm_sessions_class_init (SmSessionsClass *klass)
   signals[SIGNAL_UNREGISTERED] =
       g_signal_new ("session-unregistered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                     NULL, NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_STRING);
-  /* (session_id): what the durable state holds of this session changed;
-   * sm_sessions_lookup() returns NULL when it is gone. */
-  signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                          0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -182,7 +182,7 @@ on_session_deadline (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms, gpointer user_d
 
       g_signal_emit (self, signals[SIGNAL_EXPIRED], 0, session);
       g_hash_table_remove (self->sessions, id);
-      g_signal_emit (self, signals[SIGNAL_CHANGED], 0, id);
+      sm_storable_changed (SM_STORABLE (self), id);
       return;
     }
 
@@ -212,7 +212,7 @@ on_session_deadline (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms, gpointer user_d
     }
 
   sm_sessions_schedule (self, entry);
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, session->id);
+  sm_storable_changed (SM_STORABLE (self), session->id);
 }
 
 static gboolean
@@ -430,7 +430,7 @@ sm_sessions_insert (SmSessions *self, SmSessionEntry *entry)
   g_hash_table_replace (self->sessions, entry->session.id, entry);
   sm_sessions_schedule (self, entry);
   g_signal_emit (self, signals[SIGNAL_REGISTERED], 0, &entry->session, replaced);
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, entry->session.id);
+  sm_storable_changed (SM_STORABLE (self), entry->session.id);
 }
 
 /* Every check of a registration, nothing changed: the session it would
@@ -536,7 +536,7 @@ sm_sessions_unregister (SmSessions *self,
   g_signal_emit (self, signals[SIGNAL_UNREGISTERED], 0, &entry->session,
                  *reason != '\0' ? reason : "unregistered");
   g_hash_table_remove (self->sessions, session_id);
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, session_id);
+  sm_storable_changed (SM_STORABLE (self), session_id);
   return TRUE;
 }
 
@@ -712,4 +712,25 @@ sm_sessions_to_variant (SmSessions *self)
   /* The array takes a reference on each child and copies nothing: GDBus
    * reads the children's bytes when it writes the reply. */
   return g_variant_new_array (G_VARIANT_TYPE ("a{sv}"), children, list->len);
+}
+
+static GVariant *
+sm_sessions_serialize (SmStorable *storable, const char *id)
+{
+  const SmSession *session = sm_sessions_lookup (SM_SESSIONS (storable), id);
+
+  return session != NULL ? sm_session_to_variant (session) : NULL;
+}
+
+static gboolean
+sm_sessions_storable_restore (SmStorable *storable, GVariant *entry, GError **error)
+{
+  return sm_sessions_restore (SM_SESSIONS (storable), entry, error);
+}
+
+static void
+sm_sessions_storable_init (SmStorableInterface *iface)
+{
+  iface->serialize = sm_sessions_serialize;
+  iface->restore = sm_sessions_storable_restore;
 }

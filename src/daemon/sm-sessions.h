@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include "sm-storable.h"
 #include "sm-budget.h"
 #include "sm-scheduler.h"
 
