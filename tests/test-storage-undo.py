@@ -60,7 +60,7 @@ class StorageUndoTest(smtest.DaemonTestCase):
     def check_undo(self, kind):
         self.register_session('a', self.later)
         self.call('RegisterSigningRequest', 'sssxa{sv}', 'req', 'a', 'peer', self.later, {})
-        self.call('UpdatePresence', 'sxa{sv}', 'wallet', 60000, {})
+        self.call('UpdatePresence', 'sxa{sv}', 'wallet', HOUR, {})
         presence = self.call('GetPresence')[0]
         requests = self.call('GetSigningRequests')
         before = self.expiries()
