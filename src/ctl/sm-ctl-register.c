@@ -11,14 +11,82 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
-/* Says what was registered and when it expires; @done is a format with the
- * id and the time. */
-static void
-print_registered (const char *done, const char *id, gint64 when)
+/* What register and request send to the daemon. */
+typedef struct
 {
-  g_autofree char *expires = sm_ctl_describe_time (when, sm_ctl_now_ms ());
+  const char *id;
+  const char *session_id; /* request only */
+  const char *from;       /* request only: NULL for a session */
+  gint64 when;
+  GVariantBuilder *options; /* ended by the call */
+} Registration;
 
-  g_print (done, id, expires);
+static gboolean
+call_register (SmCtl *ctl, const Registration *r, GError **error)
+{
+  if (r->from == NULL)
+    return sm_dbus_session_monitor1_call_register_session_sync (
+        ctl->proxy, r->id, r->when, g_variant_builder_end (r->options), NULL, error);
+  return sm_dbus_session_monitor1_call_register_signing_request_sync (
+      ctl->proxy, r->id, r->session_id, r->from, r->when, g_variant_builder_end (r->options), NULL,
+      error);
+}
+
+static void
+print_registration (SmCtl *ctl, const Registration *r)
+{
+  g_autofree char *expires = NULL;
+
+  if (ctl->json && r->from == NULL)
+    sm_ctl_print_json_object ("session-id", g_variant_new_string (r->id), "expires-at",
+                              g_variant_new_int64 (r->when), NULL);
+  else if (ctl->json)
+    sm_ctl_print_json_object ("request-id", g_variant_new_string (r->id), "session-id",
+                              g_variant_new_string (r->session_id), "expires-at",
+                              g_variant_new_int64 (r->when), NULL);
+  else
+    {
+      expires = sm_ctl_describe_time (r->when, sm_ctl_now_ms ());
+      g_print (r->from == NULL ? _ ("Registered session %s, expires %s.\n")
+                               : _ ("Registered signing request %s, expires %s.\n"),
+               r->id, expires);
+    }
+}
+
+/* Connects, registers and says so. */
+static int
+send_registration (SmCtl *ctl, const Registration *r)
+{
+  g_autoptr (GError) error = NULL;
+  int code;
+
+  if (!sm_ctl_connect (ctl, TRUE, &code))
+    return code;
+  if (!call_register (ctl, r, &error))
+    return sm_ctl_fail (ctl, error);
+  print_registration (ctl, r);
+  return SM_CTL_EXIT_OK;
+}
+
+/* @entries (ending in G_OPTION_ENTRY_NULL) followed by --app-id and --url,
+ * which register and request both take, last. */
+static GOptionEntry *
+with_route_options (const GOptionEntry *entries, char **app_id, char **url)
+{
+  const GOptionEntry route[] = {
+    { "app-id", 0, 0, G_OPTION_ARG_STRING, app_id, N_ ("Desktop id of the wallet app"), N_ ("ID") },
+    { "url", 0, 0, G_OPTION_ARG_STRING, url, N_ ("Route handed back on a click"), N_ ("URL") },
+    G_OPTION_ENTRY_NULL,
+  };
+  gsize n = 0;
+  GOptionEntry *all;
+
+  while (entries[n].long_name != NULL)
+    n++;
+  all = g_new (GOptionEntry, n + G_N_ELEMENTS (route));
+  memcpy (all, entries, n * sizeof *entries);
+  memcpy (all + n, route, sizeof route);
+  return all;
 }
 
 /* register ----------------------------------------------------------------- */
@@ -70,25 +138,6 @@ parse_metadata (char **pairs, GVariantBuilder *options, int *out_exit)
   return TRUE;
 }
 
-static int
-register_session (SmCtl *ctl, const char *session_id, gint64 when, GVariantBuilder *options)
-{
-  g_autoptr (GError) error = NULL;
-  int code;
-
-  if (!sm_ctl_connect (ctl, TRUE, &code))
-    return code;
-  if (!sm_dbus_session_monitor1_call_register_session_sync (
-          ctl->proxy, session_id, when, g_variant_builder_end (options), NULL, &error))
-    return sm_ctl_fail (ctl, error);
-  if (ctl->json)
-    sm_ctl_print_json_object ("session-id", g_variant_new_string (session_id), "expires-at",
-                              g_variant_new_int64 (when), NULL);
-  else
-    print_registered (_ ("Registered session %s, expires %s.\n"), session_id, when);
-  return SM_CTL_EXIT_OK;
-}
-
 int
 sm_ctl_cmd_register (SmCtl *ctl, int argc, char **argv)
 {
@@ -109,21 +158,19 @@ sm_ctl_cmd_register (SmCtl *ctl, int argc, char **argv)
       N_ ("Show notifications only for warnings at most this many minutes ahead"), N_ ("N") },
     { "metadata", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &metadata,
       N_ ("Store KEY=VALUE with the session (repeatable)"), N_ ("KEY=VALUE") },
-    { "app-id", 0, 0, G_OPTION_ARG_STRING, &app_id, N_ ("Desktop id of the wallet app"),
-      N_ ("ID") },
-    { "url", 0, 0, G_OPTION_ARG_STRING, &url, N_ ("Route handed back on a click"), N_ ("URL") },
     G_OPTION_ENTRY_NULL,
   };
+  g_autofree GOptionEntry *all = with_route_options (entries, &app_id, &url);
   g_auto (GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  gint64 when;
+  Registration r = { 0 };
   int code;
 
   if (!sm_ctl_parse_args (ctl, "register", N_ ("SESSION_ID"),
-                          _ ("Starts (or replaces) the monitoring of a session."), entries, &argc,
+                          _ ("Starts (or replaces) the monitoring of a session."), all, &argc,
                           &argv))
     return SM_CTL_EXIT_USAGE;
   if (!sm_ctl_need_one_arg (argc, _ ("SESSION_ID"), "register", &code)
-      || !sm_ctl_parse_expiry (expires_in, expires_at, &when, &code))
+      || !sm_ctl_parse_expiry (expires_in, expires_at, &r.when, &code))
     return code;
   sm_ctl_add_string_option (&options, "session-type", type);
   sm_ctl_add_string_option (&options, "app-id", app_id);
@@ -134,36 +181,12 @@ sm_ctl_cmd_register (SmCtl *ctl, int argc, char **argv)
   if ((thresholds != NULL && !parse_thresholds (thresholds, &options, &code))
       || (metadata != NULL && !parse_metadata (metadata, &options, &code)))
     return code;
-  return register_session (ctl, argv[1], when, &options);
+  r.id = argv[1];
+  r.options = &options;
+  return send_registration (ctl, &r);
 }
 
 /* request ------------------------------------------------------------------ */
-
-static int
-register_request (SmCtl *ctl,
-                  const char *request_id,
-                  const char *session_id,
-                  const char *from,
-                  gint64 when,
-                  GVariantBuilder *options)
-{
-  g_autoptr (GError) error = NULL;
-  int code;
-
-  if (!sm_ctl_connect (ctl, TRUE, &code))
-    return code;
-  if (!sm_dbus_session_monitor1_call_register_signing_request_sync (
-          ctl->proxy, request_id, session_id, from, when, g_variant_builder_end (options), NULL,
-          &error))
-    return sm_ctl_fail (ctl, error);
-  if (ctl->json)
-    sm_ctl_print_json_object ("request-id", g_variant_new_string (request_id), "session-id",
-                              g_variant_new_string (session_id), "expires-at",
-                              g_variant_new_int64 (when), NULL);
-  else
-    print_registered (_ ("Registered signing request %s, expires %s.\n"), request_id, when);
-  return SM_CTL_EXIT_OK;
-}
 
 int
 sm_ctl_cmd_request (SmCtl *ctl, int argc, char **argv)
@@ -183,21 +206,19 @@ sm_ctl_cmd_request (SmCtl *ctl, int argc, char **argv)
       N_ ("AMOUNT") },
     { "purpose", 0, 0, G_OPTION_ARG_STRING, &purpose, N_ ("Purpose shown to the user"),
       N_ ("TEXT") },
-    { "app-id", 0, 0, G_OPTION_ARG_STRING, &app_id, N_ ("Desktop id of the wallet app"),
-      N_ ("ID") },
-    { "url", 0, 0, G_OPTION_ARG_STRING, &url, N_ ("Route handed back on a click"), N_ ("URL") },
     G_OPTION_ENTRY_NULL,
   };
+  g_autofree GOptionEntry *all = with_route_options (entries, &app_id, &url);
   g_auto (GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  gint64 when;
+  Registration r = { 0 };
   int code;
 
   if (!sm_ctl_parse_args (ctl, "request", N_ ("REQUEST_ID"),
-                          _ ("Tracks an incoming signing request (shows a notification)."), entries,
+                          _ ("Tracks an incoming signing request (shows a notification)."), all,
                           &argc, &argv))
     return SM_CTL_EXIT_USAGE;
   if (!sm_ctl_need_one_arg (argc, _ ("REQUEST_ID"), "request", &code)
-      || !sm_ctl_parse_expiry (expires_in, expires_at, &when, &code))
+      || !sm_ctl_parse_expiry (expires_in, expires_at, &r.when, &code))
     return code;
   if (session == NULL || from == NULL)
     {
@@ -209,7 +230,11 @@ sm_ctl_cmd_request (SmCtl *ctl, int argc, char **argv)
   sm_ctl_add_string_option (&options, "purpose", purpose);
   sm_ctl_add_string_option (&options, "app-id", app_id);
   sm_ctl_add_string_option (&options, "url", url);
-  return register_request (ctl, argv[1], session, from, when, &options);
+  r.id = argv[1];
+  r.session_id = session;
+  r.from = from;
+  r.options = &options;
+  return send_registration (ctl, &r);
 }
 
 /* unregister, unregister-request ------------------------------------------ */
