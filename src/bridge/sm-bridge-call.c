@@ -55,26 +55,20 @@ add_string_options (GVariantBuilder *options,
   return TRUE;
 }
 
-static gboolean
-invalid (GError **error, const char *message)
-{
-  g_propagate_error (error, sm_bridge_error_new (SM_BRIDGE_ERROR_INVALID_ARGS, "%s", message));
-  return FALSE;
-}
-
 /* warnThresholds: not in the design (its thresholds are fixed), but a page
  * may choose them as the D-Bus API allows: an array of integer ms. */
 static gboolean
 add_thresholds_option (GVariantBuilder *options, JsonObject *payload, GError **error)
 {
   g_auto (GVariantBuilder) thresholds = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("ax"));
-  JsonNode *node = json_object_get_member (payload, "warnThresholds");
+  JsonNode *node;
   JsonArray *array;
 
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+  if (!sm_bridge_json_get_node (payload, "warnThresholds", JSON_NODE_ARRAY, "an array", &node,
+                                error))
+    return FALSE;
+  if (node == NULL)
     return TRUE;
-  if (!JSON_NODE_HOLDS_ARRAY (node))
-    return invalid (error, "payload.warnThresholds must be an array");
   array = json_node_get_array (node);
   for (guint i = 0; i < json_array_get_length (array); i++)
     {
@@ -119,13 +113,14 @@ add_warn_before_option (GVariantBuilder *options,
 static gboolean
 add_metadata_option (GVariantBuilder *options, JsonObject *payload, GError **error)
 {
-  JsonNode *metadata = json_object_get_member (payload, "metadata");
+  JsonNode *metadata;
   GVariant *value;
 
-  if (metadata == NULL || JSON_NODE_HOLDS_NULL (metadata))
+  if (!sm_bridge_json_get_node (payload, "metadata", JSON_NODE_OBJECT, "an object", &metadata,
+                                error))
+    return FALSE;
+  if (metadata == NULL)
     return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (metadata))
-    return invalid (error, "payload.metadata must be an object");
   value = sm_bridge_json_to_variant (metadata, error);
   if (value == NULL)
     return FALSE;
@@ -253,21 +248,6 @@ stop_presence (SmDBusSessionMonitor1 *proxy,
   return sm_dbus_session_monitor1_call_stop_presence_sync (proxy, NULL, error);
 }
 
-static JsonNode *
-entries_to_json (GVariant *entries)
-{
-  g_autoptr (JsonArray) array = json_array_new ();
-  gsize n = g_variant_n_children (entries);
-
-  for (gsize i = 0; i < n; i++)
-    {
-      g_autoptr (GVariant) entry = g_variant_get_child_value (entries, i);
-
-      json_array_add_element (array, sm_bridge_entry_to_json (entry));
-    }
-  return json_node_init_array (json_node_alloc (), array);
-}
-
 /* "State recovery on tab reactivation": the daemon's three Get methods in
  * the design's field names; presence is null when none is configured. */
 static gboolean
@@ -285,8 +265,8 @@ get_state (SmDBusSessionMonitor1 *proxy,
       || !sm_dbus_session_monitor1_call_get_signing_requests_sync (proxy, &requests, NULL, error)
       || !sm_dbus_session_monitor1_call_get_presence_sync (proxy, &presence, NULL, error))
     return FALSE;
-  json_object_set_member (state, "sessions", entries_to_json (sessions));
-  json_object_set_member (state, "signingRequests", entries_to_json (requests));
+  json_object_set_member (state, "sessions", sm_bridge_entries_to_json (sessions));
+  json_object_set_member (state, "signingRequests", sm_bridge_entries_to_json (requests));
   if (g_variant_n_children (presence) > 0)
     json_object_set_member (state, "presence", sm_bridge_entry_to_json (presence));
   else

@@ -1,65 +1,25 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The daemon's signals as the wallet's event messages. */
+/* The daemon's signals as the wallet's event messages: each argument under
+ * its name in the design, or (NOTIFICATION_CLICK) picked out of a dict. */
 #define G_LOG_DOMAIN "session-monitor-bridge"
 
 #include "sm-bridge-event.h"
 
+#include "sm-bridge-json.h"
 #include "sm-bridge.h"
 
+#define MAX_ARGS 4
+
+/* The arguments in order, each under its name in the payload. */
 static void
-session_expiring (GVariant *parameters, JsonObject *payload)
+fill_fields (GVariant *parameters, const char *const *fields, JsonObject *payload)
 {
-  const char *session_id, *session_type;
-  gint64 expires_at;
-  guint32 minutes;
+  for (gsize i = 0; i < MAX_ARGS && fields[i] != NULL; i++)
+    {
+      g_autoptr (GVariant) arg = g_variant_get_child_value (parameters, i);
 
-  g_variant_get (parameters, "(&sxu&s)", &session_id, &expires_at, &minutes, &session_type);
-  json_object_set_string_member (payload, "sessionId", session_id);
-  json_object_set_int_member (payload, "expiresAt", expires_at);
-  json_object_set_int_member (payload, "minutesRemaining", minutes);
-  json_object_set_string_member (payload, "sessionType", session_type);
-}
-
-static void
-session_expired (GVariant *parameters, JsonObject *payload)
-{
-  const char *session_id, *session_type;
-
-  g_variant_get (parameters, "(&s&s)", &session_id, &session_type);
-  json_object_set_string_member (payload, "sessionId", session_id);
-  json_object_set_string_member (payload, "sessionType", session_type);
-}
-
-static void
-signing_request_expired (GVariant *parameters, JsonObject *payload)
-{
-  const char *request_id, *session_id;
-
-  g_variant_get (parameters, "(&s&s)", &request_id, &session_id);
-  json_object_set_string_member (payload, "requestId", request_id);
-  json_object_set_string_member (payload, "sessionId", session_id);
-}
-
-static void
-presence_refresh_needed (GVariant *parameters, JsonObject *payload)
-{
-  const char *wallet_address;
-  gint64 last_refresh;
-
-  g_variant_get (parameters, "(&sx)", &wallet_address, &last_refresh);
-  json_object_set_string_member (payload, "walletAddress", wallet_address);
-  json_object_set_int_member (payload, "lastRefresh", last_refresh);
-}
-
-static void
-presence_refreshed (GVariant *parameters, JsonObject *payload)
-{
-  gboolean success;
-  gint64 next_refresh_at;
-
-  g_variant_get (parameters, "(bx)", &success, &next_refresh_at);
-  json_object_set_boolean_member (payload, "success", success);
-  json_object_set_int_member (payload, "nextRefreshAt", next_refresh_at);
+      json_object_set_member (payload, fields[i], sm_bridge_variant_to_json (arg));
+    }
 }
 
 static void
@@ -85,14 +45,27 @@ static const struct
   const char *signal;
   const char *signature;
   const char *type;
-  void (*fill) (GVariant *parameters, JsonObject *payload);
+  const char *fields[MAX_ARGS]; /* the payload's name for each argument */
+  void (*fill) (GVariant *parameters, JsonObject *payload); /* instead of fields */
 } events[] = {
-  { "SessionExpiring", "(sxus)", "SESSION_EXPIRING", session_expiring },
-  { "SessionExpired", "(ss)", "SESSION_EXPIRED", session_expired },
-  { "SigningRequestExpired", "(ss)", "SIGNING_REQUEST_EXPIRED", signing_request_expired },
-  { "PresenceRefreshNeeded", "(sx)", "PRESENCE_REFRESH_NEEDED", presence_refresh_needed },
-  { "PresenceRefreshed", "(bx)", "PRESENCE_REFRESHED", presence_refreshed },
-  { "ActionInvoked", "(sa{sv})", "NOTIFICATION_CLICK", action_invoked },
+  { "SessionExpiring",
+    "(sxus)",
+    "SESSION_EXPIRING",
+    { "sessionId", "expiresAt", "minutesRemaining", "sessionType" },
+    NULL },
+  { "SessionExpired", "(ss)", "SESSION_EXPIRED", { "sessionId", "sessionType" }, NULL },
+  { "SigningRequestExpired",
+    "(ss)",
+    "SIGNING_REQUEST_EXPIRED",
+    { "requestId", "sessionId" },
+    NULL },
+  { "PresenceRefreshNeeded",
+    "(sx)",
+    "PRESENCE_REFRESH_NEEDED",
+    { "walletAddress", "lastRefresh" },
+    NULL },
+  { "PresenceRefreshed", "(bx)", "PRESENCE_REFRESHED", { "success", "nextRefreshAt" }, NULL },
+  { "ActionInvoked", "(sa{sv})", "NOTIFICATION_CLICK", { NULL }, action_invoked },
 };
 
 JsonNode *
@@ -107,7 +80,10 @@ sm_bridge_event_from_signal (const char *name, GVariant *parameters)
           || !g_variant_is_of_type (parameters, G_VARIANT_TYPE (events[i].signature)))
         continue;
       message = sm_bridge_new_message (events[i].type, NULL, &payload);
-      events[i].fill (parameters, payload);
+      if (events[i].fill != NULL)
+        events[i].fill (parameters, payload);
+      else
+        fill_fields (parameters, events[i].fields, payload);
       return message;
     }
   return NULL;

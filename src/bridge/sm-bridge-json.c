@@ -169,6 +169,23 @@ sm_bridge_json_get_string (JsonObject *object,
 }
 
 gboolean
+sm_bridge_json_get_node (JsonObject *object,
+                         const char *field,
+                         JsonNodeType type,
+                         const char *type_name,
+                         JsonNode **out,
+                         GError **error)
+{
+  *out = get_member (object, field);
+  if (*out == NULL || json_node_get_node_type (*out) == type)
+    return TRUE;
+  *out = NULL;
+  g_propagate_error (error, sm_bridge_error_new (SM_BRIDGE_ERROR_INVALID_ARGS,
+                                                 "payload.%s must be %s", field, type_name));
+  return FALSE;
+}
+
+gboolean
 sm_bridge_json_get_int64 (JsonObject *object,
                           const char *field,
                           gboolean required,
@@ -326,9 +343,9 @@ dict_to_json (GVariant *value)
   return json_node_init_object (json_node_alloc (), object);
 }
 
-/* Arrays, tuples and other dictionaries: an array of the children. */
+/* An array of @to_json of each child of @value. */
 static JsonNode *
-children_to_json (GVariant *value)
+map_children (GVariant *value, JsonNode *(*to_json) (GVariant *child))
 {
   g_autoptr (JsonArray) array = json_array_new ();
   gsize n = g_variant_n_children (value);
@@ -337,7 +354,7 @@ children_to_json (GVariant *value)
     {
       g_autoptr (GVariant) child = g_variant_get_child_value (value, i);
 
-      json_array_add_element (array, sm_bridge_variant_to_json (child));
+      json_array_add_element (array, to_json (child));
     }
   return json_node_init_array (json_node_alloc (), array);
 }
@@ -366,7 +383,8 @@ sm_bridge_variant_to_json (GVariant *value)
   if (g_variant_is_of_type (value, G_VARIANT_TYPE ("a{s*}"))
       || g_variant_is_of_type (value, G_VARIANT_TYPE ("a{o*}")))
     return dict_to_json (value);
-  return children_to_json (value);
+  /* Arrays, tuples and other dictionaries: an array of the children. */
+  return map_children (value, sm_bridge_variant_to_json);
 }
 
 char *
@@ -405,4 +423,10 @@ sm_bridge_entry_to_json (GVariant *dict)
       g_variant_unref (item);
     }
   return json_node_init_object (json_node_alloc (), object);
+}
+
+JsonNode *
+sm_bridge_entries_to_json (GVariant *entries)
+{
+  return map_children (entries, sm_bridge_entry_to_json);
 }

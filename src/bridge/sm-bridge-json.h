@@ -46,6 +46,15 @@ gboolean sm_bridge_json_get_int64 (JsonObject *object,
                                    gint64 *out,
                                    GError **error);
 
+/* An optional field holding an array or object (@type, called @type_name in
+ * the error); a missing or null field leaves *out NULL. */
+gboolean sm_bridge_json_get_node (JsonObject *object,
+                                  const char *field,
+                                  JsonNodeType type,
+                                  const char *type_name,
+                                  JsonNode **out,
+                                  GError **error);
+
 /* JSON value -> GVariant: string s, integer x, other number d, boolean b,
  * array av, object a{sv}. D-Bus has no null: a null member of an object is
  * left out (as JavaScript's undefined), a null in an array is InvalidArgs. */
@@ -58,6 +67,8 @@ JsonNode *sm_bridge_variant_to_json (GVariant *value);
 /* An a{sv} entry of the daemon as a JSON object in the design's field names:
  * each top-level "kebab-case" key becomes "camelCase". */
 JsonNode *sm_bridge_entry_to_json (GVariant *dict);
+/* An aa{sv} list of entries as an array of such objects. */
+JsonNode *sm_bridge_entries_to_json (GVariant *entries);
 
 /* "session-id" -> "sessionId". */
 char *sm_bridge_camel_case (const char *key);
