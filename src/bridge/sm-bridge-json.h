@@ -6,6 +6,8 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "sm-names.h"
+
 G_BEGIN_DECLS
 
 /* How deep arrays and objects may nest in one message: json-glib's parser
@@ -14,11 +16,11 @@ G_BEGIN_DECLS
 
 /* Error names of the bridge's own refusals (the daemon's are
  * org.musig2.SessionMonitor1.Error.*). */
-#define SM_BRIDGE_ERROR_INVALID_JSON "org.musig2.SessionMonitor1.Bridge.InvalidJson"
-#define SM_BRIDGE_ERROR_INVALID_MESSAGE "org.musig2.SessionMonitor1.Bridge.InvalidMessage"
-#define SM_BRIDGE_ERROR_UNKNOWN_TYPE "org.musig2.SessionMonitor1.Bridge.UnknownType"
-#define SM_BRIDGE_ERROR_TOO_LARGE "org.musig2.SessionMonitor1.Bridge.TooLarge"
-#define SM_BRIDGE_ERROR_INVALID_ARGS "org.musig2.SessionMonitor1.Error.InvalidArgs"
+#define SM_BRIDGE_ERROR_INVALID_JSON SM_INTERFACE ".Bridge.InvalidJson"
+#define SM_BRIDGE_ERROR_INVALID_MESSAGE SM_INTERFACE ".Bridge.InvalidMessage"
+#define SM_BRIDGE_ERROR_UNKNOWN_TYPE SM_INTERFACE ".Bridge.UnknownType"
+#define SM_BRIDGE_ERROR_TOO_LARGE SM_INTERFACE ".Bridge.TooLarge"
+#define SM_BRIDGE_ERROR_INVALID_ARGS SM_ERROR_PREFIX "InvalidArgs"
 
 /* Checks raw JSON text before it is parsed: valid UTF-8, nesting at most
  * SM_BRIDGE_JSON_MAX_DEPTH, and every integer literal within int64 (json-glib
