@@ -6,6 +6,7 @@
 #include "sm-bridge-input.h"
 
 #include "sm-bridge-call.h"
+#include "sm-bridge-json.h"
 
 #include <errno.h>
 #include <unistd.h>

@@ -7,6 +7,8 @@
 
 #include "sm-bridge.h"
 
+#include "sm-bridge-json.h"
+
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>

@@ -9,7 +9,6 @@
 #include <json-glib/json-glib.h>
 
 #include "sm-bridge-frame.h"
-#include "sm-bridge-json.h"
 #include "sm-dbus-generated.h"
 
 G_BEGIN_DECLS

@@ -225,13 +225,13 @@ sm_ctl_format_absolute (gint64 when_ms)
   return g_date_time_format (dt, "%Y-%m-%d %H:%M:%S");
 }
 
-/* A copy of @error without the "GDBus.Error:" prefix; one of the daemon's
- * errors is in the SM_ERROR domain even when @error was made before
- * sm_error_quark() registered the domain with GDBus. */
+/* A copy of @error (whose D-Bus error name is @remote, if it came from the
+ * bus) without the "GDBus.Error:" prefix; one of the daemon's errors is in
+ * the SM_ERROR domain even when @error was made before sm_error_quark()
+ * registered the domain with GDBus. */
 static GError *
-copy_error (const GError *error)
+copy_error (const GError *error, const char *remote)
 {
-  g_autofree char *remote = g_dbus_error_get_remote_error (error);
   GError *copy;
 
   (void) sm_error_quark ();
@@ -289,10 +289,9 @@ SmCtlExit
 sm_ctl_describe_error (const GError *error, gboolean system_bus, char **out_message)
 {
   g_autofree char *remote = g_dbus_error_get_remote_error (error);
-  g_autoptr (GError) copy = copy_error (error);
-  /* The D-Bus name, also of an error made here (as the unit tests do). */
-  g_autofree char *name =
-      remote != NULL ? g_steal_pointer (&remote) : g_dbus_error_encode_gerror (copy);
+  g_autoptr (GError) copy = copy_error (error, remote);
+  /* For an error made here rather than received, the name its domain maps to. */
+  g_autofree char *name = remote != NULL ? g_strdup (remote) : g_dbus_error_encode_gerror (copy);
   const char *bus = system_bus ? _ ("system bus") : _ ("session bus");
 
   if (g_str_has_prefix (name, SM_ERROR_PREFIX))
