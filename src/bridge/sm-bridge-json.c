@@ -27,6 +27,54 @@ check_integer_literal (const char *start, gsize len)
   return g_ascii_string_to_signed (token, 10, G_MININT64, G_MAXINT64, NULL, NULL);
 }
 
+/* Where the scan of a message's text stands. */
+typedef struct
+{
+  guint depth;
+  gboolean in_string;
+  gsize string_start;
+  gboolean key_is_id;   /* the last string at depth 1 was "id" */
+  gboolean value_is_id; /* the next value at depth 1 is the id's */
+} Scan;
+
+/* One character inside a string at @i; the index of the last one taken. */
+static gsize
+scan_string (Scan *scan, const char *text, gsize i)
+{
+  if (text[i] == '\\')
+    return i + 1;
+  if (text[i] == '"')
+    {
+      scan->in_string = FALSE;
+      scan->key_is_id = scan->depth == 1 && i - scan->string_start == 3
+                        && memcmp (text + scan->string_start, "\"id", 3) == 0;
+    }
+  return i;
+}
+
+/* A number literal starting at @i; the index of its last character. */
+static gsize
+scan_number (Scan *scan,
+             const char *text,
+             gsize len,
+             gsize i,
+             gboolean *out_overflow,
+             gboolean *out_id_overflow)
+{
+  gsize end = i + 1;
+
+  while (end < len && (g_ascii_isdigit (text[end]) || strchr (".eE+-", text[end]) != NULL))
+    end++;
+  if (!check_integer_literal (text + i, end - i))
+    {
+      *out_overflow = TRUE;
+      if (scan->value_is_id && scan->depth == 1)
+        *out_id_overflow = TRUE;
+    }
+  scan->value_is_id = FALSE;
+  return end - 1;
+}
+
 gboolean
 sm_bridge_json_precheck (const char *text,
                          gsize len,
@@ -34,11 +82,7 @@ sm_bridge_json_precheck (const char *text,
                          gboolean *out_id_overflow,
                          GError **error)
 {
-  guint depth = 0;
-  gboolean in_string = FALSE;
-  gsize string_start = 0;
-  gboolean key_is_id = FALSE;   /* the last string at depth 1 was "id" */
-  gboolean value_is_id = FALSE; /* the next value at depth 1 is the id's */
+  Scan scan = { 0 };
 
   *out_overflow = FALSE;
   *out_id_overflow = FALSE;
@@ -52,33 +96,20 @@ sm_bridge_json_precheck (const char *text,
     {
       char c = text[i];
 
-      if (in_string)
+      if (scan.in_string)
+        i = scan_string (&scan, text, i);
+      else if (c == ':' && scan.depth == 1)
+        scan.value_is_id = scan.key_is_id;
+      else
         {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
+          if (!g_ascii_isspace (c) && c != '-' && !g_ascii_isdigit (c))
+            scan.value_is_id = FALSE;
+          if (c == '"')
             {
-              in_string = FALSE;
-              key_is_id = depth == 1 && i - string_start == 3
-                          && memcmp (text + string_start, "\"id", 3) == 0;
+              scan.in_string = TRUE;
+              scan.string_start = i;
             }
-          continue;
-        }
-      if (c == ':' && depth == 1)
-        {
-          value_is_id = key_is_id;
-          continue;
-        }
-      if (!g_ascii_isspace (c) && c != '-' && !g_ascii_isdigit (c))
-        value_is_id = FALSE;
-      if (c == '"')
-        {
-          in_string = TRUE;
-          string_start = i;
-        }
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > SM_BRIDGE_JSON_MAX_DEPTH)
+          else if ((c == '[' || c == '{') && ++scan.depth > SM_BRIDGE_JSON_MAX_DEPTH)
             {
               g_propagate_error (error,
                                  sm_bridge_error_new (SM_BRIDGE_ERROR_INVALID_JSON,
@@ -86,26 +117,10 @@ sm_bridge_json_precheck (const char *text,
                                                       SM_BRIDGE_JSON_MAX_DEPTH));
               return FALSE;
             }
-        }
-      else if (c == ']' || c == '}')
-        {
-          if (depth > 0)
-            depth--;
-        }
-      else if (c == '-' || g_ascii_isdigit (c))
-        {
-          gsize end = i + 1;
-
-          while (end < len && (g_ascii_isdigit (text[end]) || strchr (".eE+-", text[end]) != NULL))
-            end++;
-          if (!check_integer_literal (text + i, end - i))
-            {
-              *out_overflow = TRUE;
-              if (value_is_id && depth == 1)
-                *out_id_overflow = TRUE;
-            }
-          value_is_id = FALSE;
-          i = end - 1;
+          else if ((c == ']' || c == '}') && scan.depth > 0)
+            scan.depth--;
+          else if (c == '-' || g_ascii_isdigit (c))
+            i = scan_number (&scan, text, len, i, out_overflow, out_id_overflow);
         }
     }
   return TRUE;
@@ -151,6 +166,23 @@ sm_bridge_json_get_string (JsonObject *object,
     }
   *out = json_node_get_string (node);
   return TRUE;
+}
+
+gboolean
+sm_bridge_json_get_node (JsonObject *object,
+                         const char *field,
+                         JsonNodeType type,
+                         const char *type_name,
+                         JsonNode **out,
+                         GError **error)
+{
+  *out = get_member (object, field);
+  if (*out == NULL || json_node_get_node_type (*out) == type)
+    return TRUE;
+  *out = NULL;
+  g_propagate_error (error, sm_bridge_error_new (SM_BRIDGE_ERROR_INVALID_ARGS,
+                                                 "payload.%s must be %s", field, type_name));
+  return FALSE;
 }
 
 gboolean
@@ -250,46 +282,94 @@ sm_bridge_json_to_variant (JsonNode *node, GError **error)
     }
 }
 
+/* A basic value as JSON; NULL for a container. */
+static JsonNode *
+basic_to_json (GVariant *value)
+{
+  switch (g_variant_classify (value))
+    {
+    case G_VARIANT_CLASS_BOOLEAN:
+      return json_node_init_boolean (json_node_alloc (), g_variant_get_boolean (value));
+    case G_VARIANT_CLASS_BYTE:
+      return json_node_init_int (json_node_alloc (), g_variant_get_byte (value));
+    case G_VARIANT_CLASS_INT16:
+      return json_node_init_int (json_node_alloc (), g_variant_get_int16 (value));
+    case G_VARIANT_CLASS_UINT16:
+      return json_node_init_int (json_node_alloc (), g_variant_get_uint16 (value));
+    case G_VARIANT_CLASS_INT32:
+      return json_node_init_int (json_node_alloc (), g_variant_get_int32 (value));
+    case G_VARIANT_CLASS_UINT32:
+      return json_node_init_int (json_node_alloc (), g_variant_get_uint32 (value));
+    case G_VARIANT_CLASS_INT64:
+      return json_node_init_int (json_node_alloc (), g_variant_get_int64 (value));
+    case G_VARIANT_CLASS_HANDLE:
+      return json_node_init_int (json_node_alloc (), g_variant_get_handle (value));
+    case G_VARIANT_CLASS_UINT64:
+      if (g_variant_get_uint64 (value) <= G_MAXINT64)
+        return json_node_init_int (json_node_alloc (), (gint64) g_variant_get_uint64 (value));
+      return json_node_init_double (json_node_alloc (), (double) g_variant_get_uint64 (value));
+    case G_VARIANT_CLASS_DOUBLE:
+      return json_node_init_double (json_node_alloc (), g_variant_get_double (value));
+    case G_VARIANT_CLASS_STRING:
+    case G_VARIANT_CLASS_OBJECT_PATH:
+    case G_VARIANT_CLASS_SIGNATURE:
+      return json_node_init_string (json_node_alloc (), g_variant_get_string (value, NULL));
+    case G_VARIANT_CLASS_VARIANT:
+    case G_VARIANT_CLASS_MAYBE:
+    case G_VARIANT_CLASS_ARRAY:
+    case G_VARIANT_CLASS_TUPLE:
+    case G_VARIANT_CLASS_DICT_ENTRY:
+    default:
+      return NULL;
+    }
+}
+
+/* A dictionary keyed by strings (or object paths) as an object. */
+static JsonNode *
+dict_to_json (GVariant *value)
+{
+  g_autoptr (JsonObject) object = json_object_new ();
+  gsize n = g_variant_n_children (value);
+
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr (GVariant) entry = g_variant_get_child_value (value, i);
+      g_autoptr (GVariant) key = g_variant_get_child_value (entry, 0);
+      g_autoptr (GVariant) item = g_variant_get_child_value (entry, 1);
+
+      json_object_set_member (object, g_variant_get_string (key, NULL),
+                              sm_bridge_variant_to_json (item));
+    }
+  return json_node_init_object (json_node_alloc (), object);
+}
+
+/* An array of @to_json of each child of @value. */
+static JsonNode *
+map_children (GVariant *value, JsonNode *(*to_json) (GVariant *child))
+{
+  g_autoptr (JsonArray) array = json_array_new ();
+  gsize n = g_variant_n_children (value);
+
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr (GVariant) child = g_variant_get_child_value (value, i);
+
+      json_array_add_element (array, to_json (child));
+    }
+  return json_node_init_array (json_node_alloc (), array);
+}
+
 JsonNode *
 sm_bridge_variant_to_json (GVariant *value)
 {
-  JsonNode *node = json_node_alloc ();
+  JsonNode *node = basic_to_json (value);
 
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
-    return json_node_init_boolean (node, g_variant_get_boolean (value));
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTE))
-    return json_node_init_int (node, g_variant_get_byte (value));
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT16))
-    return json_node_init_int (node, g_variant_get_int16 (value));
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT16))
-    return json_node_init_int (node, g_variant_get_uint16 (value));
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT32))
-    return json_node_init_int (node, g_variant_get_int32 (value));
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32))
-    return json_node_init_int (node, g_variant_get_uint32 (value));
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
-    return json_node_init_int (node, g_variant_get_int64 (value));
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_HANDLE))
-    return json_node_init_int (node, g_variant_get_handle (value));
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
-    {
-      guint64 u = g_variant_get_uint64 (value);
-
-      if (u <= G_MAXINT64)
-        return json_node_init_int (node, (gint64) u);
-      return json_node_init_double (node, (double) u);
-    }
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
-    return json_node_init_double (node, g_variant_get_double (value));
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING)
-      || g_variant_is_of_type (value, G_VARIANT_TYPE_OBJECT_PATH)
-      || g_variant_is_of_type (value, G_VARIANT_TYPE_SIGNATURE))
-    return json_node_init_string (node, g_variant_get_string (value, NULL));
+  if (node != NULL)
+    return node;
   if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
     {
       g_autoptr (GVariant) inner = g_variant_get_variant (value);
 
-      json_node_free (node);
       return sm_bridge_variant_to_json (inner);
     }
   if (g_variant_is_of_type (value, G_VARIANT_TYPE_MAYBE))
@@ -297,40 +377,14 @@ sm_bridge_variant_to_json (GVariant *value)
       g_autoptr (GVariant) inner = g_variant_get_maybe (value);
 
       if (inner == NULL)
-        return json_node_init_null (node);
-      json_node_free (node);
+        return json_node_init_null (json_node_alloc ());
       return sm_bridge_variant_to_json (inner);
     }
   if (g_variant_is_of_type (value, G_VARIANT_TYPE ("a{s*}"))
       || g_variant_is_of_type (value, G_VARIANT_TYPE ("a{o*}")))
-    {
-      g_autoptr (JsonObject) object = json_object_new ();
-      gsize n = g_variant_n_children (value);
-
-      for (gsize i = 0; i < n; i++)
-        {
-          g_autoptr (GVariant) entry = g_variant_get_child_value (value, i);
-          g_autoptr (GVariant) key = g_variant_get_child_value (entry, 0);
-          g_autoptr (GVariant) item = g_variant_get_child_value (entry, 1);
-
-          json_object_set_member (object, g_variant_get_string (key, NULL),
-                                  sm_bridge_variant_to_json (item));
-        }
-      return json_node_init_object (node, object);
-    }
+    return dict_to_json (value);
   /* Arrays, tuples and other dictionaries: an array of the children. */
-  {
-    g_autoptr (JsonArray) array = json_array_new ();
-    gsize n = g_variant_n_children (value);
-
-    for (gsize i = 0; i < n; i++)
-      {
-        g_autoptr (GVariant) child = g_variant_get_child_value (value, i);
-
-        json_array_add_element (array, sm_bridge_variant_to_json (child));
-      }
-    return json_node_init_array (node, array);
-  }
+  return map_children (value, sm_bridge_variant_to_json);
 }
 
 char *
@@ -369,4 +423,10 @@ sm_bridge_entry_to_json (GVariant *dict)
       g_variant_unref (item);
     }
   return json_node_init_object (json_node_alloc (), object);
+}
+
+JsonNode *
+sm_bridge_entries_to_json (GVariant *entries)
+{
+  return map_children (entries, sm_bridge_entry_to_json);
 }

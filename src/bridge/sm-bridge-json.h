@@ -6,6 +6,8 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "sm-names.h"
+
 G_BEGIN_DECLS
 
 /* How deep arrays and objects may nest in one message: json-glib's parser
@@ -14,11 +16,11 @@ G_BEGIN_DECLS
 
 /* Error names of the bridge's own refusals (the daemon's are
  * org.musig2.SessionMonitor1.Error.*). */
-#define SM_BRIDGE_ERROR_INVALID_JSON "org.musig2.SessionMonitor1.Bridge.InvalidJson"
-#define SM_BRIDGE_ERROR_INVALID_MESSAGE "org.musig2.SessionMonitor1.Bridge.InvalidMessage"
-#define SM_BRIDGE_ERROR_UNKNOWN_TYPE "org.musig2.SessionMonitor1.Bridge.UnknownType"
-#define SM_BRIDGE_ERROR_TOO_LARGE "org.musig2.SessionMonitor1.Bridge.TooLarge"
-#define SM_BRIDGE_ERROR_INVALID_ARGS "org.musig2.SessionMonitor1.Error.InvalidArgs"
+#define SM_BRIDGE_ERROR_INVALID_JSON SM_INTERFACE ".Bridge.InvalidJson"
+#define SM_BRIDGE_ERROR_INVALID_MESSAGE SM_INTERFACE ".Bridge.InvalidMessage"
+#define SM_BRIDGE_ERROR_UNKNOWN_TYPE SM_INTERFACE ".Bridge.UnknownType"
+#define SM_BRIDGE_ERROR_TOO_LARGE SM_INTERFACE ".Bridge.TooLarge"
+#define SM_BRIDGE_ERROR_INVALID_ARGS SM_ERROR_PREFIX "InvalidArgs"
 
 /* Checks raw JSON text before it is parsed: valid UTF-8, nesting at most
  * SM_BRIDGE_JSON_MAX_DEPTH, and every integer literal within int64 (json-glib
@@ -46,6 +48,15 @@ gboolean sm_bridge_json_get_int64 (JsonObject *object,
                                    gint64 *out,
                                    GError **error);
 
+/* An optional field holding an array or object (@type, called @type_name in
+ * the error); a missing or null field leaves *out NULL. */
+gboolean sm_bridge_json_get_node (JsonObject *object,
+                                  const char *field,
+                                  JsonNodeType type,
+                                  const char *type_name,
+                                  JsonNode **out,
+                                  GError **error);
+
 /* JSON value -> GVariant: string s, integer x, other number d, boolean b,
  * array av, object a{sv}. D-Bus has no null: a null member of an object is
  * left out (as JavaScript's undefined), a null in an array is InvalidArgs. */
@@ -58,6 +69,8 @@ JsonNode *sm_bridge_variant_to_json (GVariant *value);
 /* An a{sv} entry of the daemon as a JSON object in the design's field names:
  * each top-level "kebab-case" key becomes "camelCase". */
 JsonNode *sm_bridge_entry_to_json (GVariant *dict);
+/* An aa{sv} list of entries as an array of such objects. */
+JsonNode *sm_bridge_entries_to_json (GVariant *entries);
 
 /* "session-id" -> "sessionId". */
 char *sm_bridge_camel_case (const char *key);

@@ -1,31 +1,38 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 
-/* The two long-running commands of session-monitorctl: watch (prints every
- * signal) and presence (owns the presence and refreshes it on each tick). */
+/* The presence commands of session-monitorctl and the two that run until
+ * interrupted, following the daemon's signals: watch (prints every signal)
+ * and presence (owns the presence and refreshes it on each tick). */
 #define G_LOG_DOMAIN "session-monitorctl"
 
 #include "config.h"
 
-#include "sm-ctl.h"
+#include "sm-ctl-commands.h"
 
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <stdio.h>
 #include <string.h>
 
-typedef struct
+typedef struct _SmCtlFollow SmCtlFollow;
+
+/* A command that follows the daemon: what it does with each signal, and
+ * with a daemon that came back after it had gone. */
+struct _SmCtlFollow
 {
   SmCtl *ctl;
-  GMainLoop *loop;
+  GMainLoop *loop; /* (owned) */
   guint subscription;
   guint name_watch;
   gboolean vanished;
+  void (*handle_signal) (SmCtlFollow *follow, const char *name, GVariant *params);
+  void (*handle_back) (SmCtlFollow *follow);
   /* presence only */
   char *wallet; /* (owned) */
   gint64 ttl;
   GVariant *options; /* (owned) */
   char *exec;        /* (owned) (nullable) */
-} SmCtlFollow;
+};
 
 static void
 sm_ctl_follow_clear (SmCtlFollow *follow)
@@ -39,14 +46,7 @@ sm_ctl_follow_clear (SmCtlFollow *follow)
   g_clear_pointer (&follow->exec, g_free);
 }
 
-static gboolean
-on_interrupt (gpointer user_data)
-{
-  SmCtlFollow *follow = user_data;
-
-  g_main_loop_quit (follow->loop);
-  return G_SOURCE_CONTINUE;
-}
+/* Printing signals --------------------------------------------------------- */
 
 static char *
 arg_key (GDBusSignalInfo *info, gsize i)
@@ -56,70 +56,120 @@ arg_key (GDBusSignalInfo *info, gsize i)
   return g_strdup_printf ("arg%" G_GSIZE_FORMAT, i);
 }
 
+/* One JSON object per line: the signal, when it came and its arguments. */
+static void
+print_signal_json (GDBusSignalInfo *info, const char *name, GVariant *params, gint64 now)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  gsize n = g_variant_n_children (params);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "signal");
+  json_builder_add_string_value (builder, name);
+  json_builder_set_member_name (builder, "received-at");
+  json_builder_add_int_value (builder, now);
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr (GVariant) value = g_variant_get_child_value (params, i);
+      g_autofree char *key = arg_key (info, i);
+
+      json_builder_set_member_name (builder, key);
+      json_builder_add_value (builder, json_gvariant_serialize (value));
+    }
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  sm_ctl_print_json (root, FALSE);
+}
+
+static char *
+format_arg (const char *key, GVariant *value, gint64 now)
+{
+  /* Time stamps read better as times. */
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64)
+      && (g_str_has_suffix (key, "-at") || g_str_equal (key, "last-refresh"))
+      && g_variant_get_int64 (value) > 0)
+    {
+      g_autofree char *absolute = sm_ctl_format_absolute (g_variant_get_int64 (value));
+      g_autofree char *relative = sm_ctl_format_relative (g_variant_get_int64 (value), now);
+
+      return g_strdup_printf ("%s (%s)", absolute, relative);
+    }
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+    return g_strescape (g_variant_get_string (value, NULL), NULL);
+  return g_variant_print (value, FALSE);
+}
+
+/* One line: the time, the signal and key=value for each argument. */
+static void
+print_signal_text (GDBusSignalInfo *info, const char *name, GVariant *params, gint64 now)
+{
+  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_local (now / 1000);
+  g_autofree char *clock = g_date_time_format (dt, "%H:%M:%S");
+  g_autoptr (GString) line = g_string_new (NULL);
+  gsize n = g_variant_n_children (params);
+
+  g_string_printf (line, "%s.%03d %s", clock, (int) (now % 1000), name);
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr (GVariant) value = g_variant_get_child_value (params, i);
+      g_autofree char *key = arg_key (info, i);
+      g_autofree char *text = format_arg (key, value, now);
+
+      g_string_append_printf (line, " %s=%s", key, text);
+    }
+  g_print ("%s\n", line->str);
+  fflush (stdout);
+}
+
 static void
 print_signal (SmCtl *ctl, const char *name, GVariant *params)
 {
   GDBusSignalInfo *info =
       g_dbus_interface_info_lookup_signal (sm_dbus_session_monitor1_interface_info (), name);
-  gint64 now = sm_ctl_now_ms ();
-  gsize i, n = g_variant_n_children (params);
 
   if (ctl->json)
-    {
-      g_autoptr (JsonBuilder) builder = json_builder_new ();
-      g_autoptr (JsonNode) root = NULL;
+    print_signal_json (info, name, params, sm_ctl_now_ms ());
+  else
+    print_signal_text (info, name, params, sm_ctl_now_ms ());
+}
 
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "signal");
-      json_builder_add_string_value (builder, name);
-      json_builder_set_member_name (builder, "received-at");
-      json_builder_add_int_value (builder, now);
-      for (i = 0; i < n; i++)
-        {
-          g_autoptr (GVariant) value = g_variant_get_child_value (params, i);
-          g_autofree char *key = arg_key (info, i);
+/* Following the daemon ------------------------------------------------------ */
 
-          json_builder_set_member_name (builder, key);
-          json_builder_add_value (builder, json_gvariant_serialize (value));
-        }
-      json_builder_end_object (builder);
-      root = json_builder_get_root (builder);
-      sm_ctl_print_json (root, FALSE);
-      return;
-    }
+static void
+on_signal (GDBusConnection *connection G_GNUC_UNUSED,
+           const char *sender G_GNUC_UNUSED,
+           const char *path G_GNUC_UNUSED,
+           const char *interface G_GNUC_UNUSED,
+           const char *name,
+           GVariant *params,
+           gpointer user_data)
+{
+  SmCtlFollow *follow = user_data;
 
-  {
-    g_autoptr (GDateTime) dt = g_date_time_new_from_unix_local (now / 1000);
-    g_autofree char *clock = g_date_time_format (dt, "%H:%M:%S");
-    GString *line = g_string_new (NULL);
+  follow->handle_signal (follow, name, params);
+}
 
-    g_string_printf (line, "%s.%03d %s", clock, (int) (now % 1000), name);
-    for (i = 0; i < n; i++)
-      {
-        g_autoptr (GVariant) value = g_variant_get_child_value (params, i);
-        g_autofree char *key = arg_key (info, i);
-        g_autofree char *text = NULL;
+static void
+sm_ctl_follow_subscribe (SmCtlFollow *follow)
+{
+  follow->subscription = g_dbus_connection_signal_subscribe (
+      follow->ctl->connection, SM_BUS_NAME, SM_INTERFACE, NULL, SM_OBJECT_PATH, NULL,
+      G_DBUS_SIGNAL_FLAGS_NONE, on_signal, follow, NULL);
+}
 
-        /* Time stamps read better as times. */
-        if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64)
-            && (g_str_has_suffix (key, "-at") || g_str_equal (key, "last-refresh"))
-            && g_variant_get_int64 (value) > 0)
-          {
-            g_autofree char *absolute = sm_ctl_format_absolute (g_variant_get_int64 (value));
-            g_autofree char *relative = sm_ctl_format_relative (g_variant_get_int64 (value), now);
+static void
+on_name_appeared (GDBusConnection *connection G_GNUC_UNUSED,
+                  const char *name G_GNUC_UNUSED,
+                  const char *owner G_GNUC_UNUSED,
+                  gpointer user_data)
+{
+  SmCtlFollow *follow = user_data;
 
-            text = g_strdup_printf ("%s (%s)", absolute, relative);
-          }
-        else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
-          text = g_strescape (g_variant_get_string (value, NULL), NULL);
-        else
-          text = g_variant_print (value, FALSE);
-        g_string_append_printf (line, " %s=%s", key, text);
-      }
-    g_print ("%s\n", line->str);
-    fflush (stdout);
-    g_string_free (line, TRUE);
-  }
+  if (!follow->vanished)
+    return;
+  follow->vanished = FALSE;
+  follow->handle_back (follow);
 }
 
 static void
@@ -134,68 +184,74 @@ on_name_vanished (GDBusConnection *connection G_GNUC_UNUSED,
   follow->vanished = TRUE;
 }
 
-/* A call made for its side effect alone; its reply (or error) is dropped. */
 static void
-call_for_effect (SmCtl *ctl,
-                 const char *dest,
-                 const char *path,
-                 const char *iface,
-                 const char *method,
-                 GDBusCallFlags flags)
+sm_ctl_follow_watch_name (SmCtlFollow *follow)
 {
-  GVariant *reply = g_dbus_connection_call_sync (ctl->connection, dest, path, iface, method, NULL,
-                                                 NULL, flags, -1, NULL, NULL);
-
-  g_clear_pointer (&reply, g_variant_unref);
+  follow->name_watch = g_bus_watch_name_on_connection (
+      follow->ctl->connection, SM_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE, on_name_appeared,
+      on_name_vanished, follow, NULL);
 }
 
-/* Blocks until the bus has processed our match rules, so no signal sent
- * after the "watching" line is printed can be missed. */
-static void
-sync_with_bus (SmCtl *ctl)
+static gboolean
+on_interrupt (gpointer user_data)
 {
-  call_for_effect (ctl, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                   "GetId", G_DBUS_CALL_FLAGS_NONE);
+  SmCtlFollow *follow = user_data;
+
+  g_main_loop_quit (follow->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Runs until SIGINT or SIGTERM. */
+static void
+sm_ctl_follow_run (SmCtlFollow *follow)
+{
+  guint sigint = g_unix_signal_add (SIGINT, on_interrupt, follow);
+  guint sigterm = g_unix_signal_add (SIGTERM, on_interrupt, follow);
+
+  g_main_loop_run (follow->loop);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
 }
 
 /* watch -------------------------------------------------------------------- */
 
+/* Blocks until the bus has processed our match rules, so no signal sent
+ * after the "watching" line is printed can be missed; on the system bus the
+ * daemon sends a user's signals only to that user's subscribed connections:
+ * makes ours one of them. The replies (or errors) are dropped. */
 static void
-on_watch_signal (GDBusConnection *connection G_GNUC_UNUSED,
-                 const char *sender G_GNUC_UNUSED,
-                 const char *path G_GNUC_UNUSED,
-                 const char *interface G_GNUC_UNUSED,
-                 const char *name,
-                 GVariant *params,
-                 gpointer user_data)
+sync_with_bus (SmCtl *ctl)
 {
-  SmCtlFollow *follow = user_data;
+  g_autoptr (GVariant) id = sm_ctl_call_bus (ctl, "GetId", NULL, NULL);
+  g_autoptr (GVariant) subscribed = NULL;
 
+  if (ctl->system_bus)
+    subscribed = g_dbus_connection_call_sync (ctl->connection, SM_BUS_NAME, SM_OBJECT_PATH,
+                                              SM_INTERFACE, "Subscribe", NULL, NULL,
+                                              G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL);
+}
+
+static void
+watch_signal (SmCtlFollow *follow, const char *name, GVariant *params)
+{
   print_signal (follow->ctl, name, params);
 }
 
 /* A restarted daemon knows none of its old listeners: on the system bus,
  * subscribe again (without blocking: signals keep being printed). */
 static void
-on_watch_name_appeared (GDBusConnection *connection,
-                        const char *name G_GNUC_UNUSED,
-                        const char *owner G_GNUC_UNUSED,
-                        gpointer user_data)
+watch_back (SmCtlFollow *follow)
 {
-  SmCtlFollow *follow = user_data;
-
-  if (!follow->vanished)
-    return;
-  follow->vanished = FALSE;
   if (follow->ctl->system_bus)
-    g_dbus_connection_call (connection, SM_BUS_NAME, SM_OBJECT_PATH, SM_INTERFACE, "Subscribe",
-                            NULL, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+    g_dbus_connection_call (follow->ctl->connection, SM_BUS_NAME, SM_OBJECT_PATH, SM_INTERFACE,
+                            "Subscribe", NULL, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL,
+                            NULL, NULL);
 }
 
 int
 sm_ctl_cmd_watch (SmCtl *ctl, int argc, char **argv)
 {
-  SmCtlFollow follow = { .ctl = ctl };
+  SmCtlFollow follow = { .ctl = ctl, .handle_signal = watch_signal, .handle_back = watch_back };
   int code;
 
   if (!sm_ctl_parse_args (ctl, "watch", NULL,
@@ -207,24 +263,12 @@ sm_ctl_cmd_watch (SmCtl *ctl, int argc, char **argv)
     return code;
 
   follow.loop = g_main_loop_new (NULL, FALSE);
-  follow.subscription = g_dbus_connection_signal_subscribe (
-      ctl->connection, SM_BUS_NAME, SM_INTERFACE, NULL, SM_OBJECT_PATH, NULL,
-      G_DBUS_SIGNAL_FLAGS_NONE, on_watch_signal, &follow, NULL);
-  follow.name_watch =
-      g_bus_watch_name_on_connection (ctl->connection, SM_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                      on_watch_name_appeared, on_name_vanished, &follow, NULL);
+  sm_ctl_follow_subscribe (&follow);
+  sm_ctl_follow_watch_name (&follow);
   sync_with_bus (ctl);
-  /* On the system bus the daemon sends a user's signals only to that
-   * user's subscribed connections: make ours one of them. */
-  if (ctl->system_bus)
-    call_for_effect (ctl, SM_BUS_NAME, SM_OBJECT_PATH, SM_INTERFACE, "Subscribe",
-                     G_DBUS_CALL_FLAGS_NO_AUTO_START);
   g_printerr (_ ("Watching %s on the %s bus (Ctrl+C to stop)\n"), SM_BUS_NAME,
               ctl->system_bus ? "system" : "session");
-
-  g_unix_signal_add (SIGINT, on_interrupt, &follow);
-  g_unix_signal_add (SIGTERM, on_interrupt, &follow);
-  g_main_loop_run (follow.loop);
+  sm_ctl_follow_run (&follow);
   sm_ctl_follow_clear (&follow);
   return SM_CTL_EXIT_OK;
 }
@@ -263,16 +307,8 @@ run_exec (SmCtlFollow *follow, const char *wallet, gint64 last_refresh)
 }
 
 static void
-on_presence_signal (GDBusConnection *connection G_GNUC_UNUSED,
-                    const char *sender G_GNUC_UNUSED,
-                    const char *path G_GNUC_UNUSED,
-                    const char *interface G_GNUC_UNUSED,
-                    const char *name,
-                    GVariant *params,
-                    gpointer user_data)
+presence_signal (SmCtlFollow *follow, const char *name, GVariant *params)
 {
-  SmCtlFollow *follow = user_data;
-
   if (g_str_equal (name, "PresenceRefreshNeeded"))
     {
       const char *wallet;
@@ -297,19 +333,12 @@ update_presence (SmCtlFollow *follow, GError **error)
       follow->ctl->proxy, follow->wallet, follow->ttl, follow->options, NULL, error);
 }
 
+/* A restarted daemon only knows a stale owner: claim the presence again. */
 static void
-on_name_appeared (GDBusConnection *connection G_GNUC_UNUSED,
-                  const char *name G_GNUC_UNUSED,
-                  const char *owner G_GNUC_UNUSED,
-                  gpointer user_data)
+presence_back (SmCtlFollow *follow)
 {
-  SmCtlFollow *follow = user_data;
   g_autoptr (GError) error = NULL;
 
-  if (!follow->vanished)
-    return;
-  /* A restarted daemon only knows a stale owner: claim the presence again. */
-  follow->vanished = FALSE;
   g_printerr (_ ("session-monitor is back; configuring the presence again\n"));
   if (!update_presence (follow, &error))
     g_printerr ("session-monitorctl presence: %s\n", error->message);
@@ -327,6 +356,24 @@ stop_own_presence (SmCtlFollow *follow)
   if (g_variant_lookup (presence, "owner", "&s", &owner)
       && g_str_equal (owner, g_dbus_connection_get_unique_name (follow->ctl->connection)))
     sm_dbus_session_monitor1_call_stop_presence_sync (follow->ctl->proxy, NULL, NULL);
+}
+
+/* Owns the presence until interrupted, then gives it up. */
+static int
+own_presence (SmCtlFollow *follow)
+{
+  g_autoptr (GError) error = NULL;
+
+  follow->loop = g_main_loop_new (NULL, FALSE);
+  /* Subscribe first: the first tick comes with UpdatePresence itself. */
+  sm_ctl_follow_subscribe (follow);
+  if (!update_presence (follow, &error))
+    return sm_ctl_fail (follow->ctl, error);
+  sm_ctl_follow_watch_name (follow);
+  g_printerr (_ ("Owning the presence of %s (Ctrl+C to stop)\n"), follow->wallet);
+  sm_ctl_follow_run (follow);
+  stop_own_presence (follow);
+  return SM_CTL_EXIT_OK;
 }
 
 int
@@ -348,9 +395,11 @@ sm_ctl_cmd_presence (SmCtl *ctl, int argc, char **argv)
       N_ ("CMD") },
     G_OPTION_ENTRY_NULL,
   };
-  SmCtlFollow follow = { .ctl = ctl };
+  SmCtlFollow follow = { .ctl = ctl,
+                         .handle_signal = presence_signal,
+                         .handle_back = presence_back };
+  g_auto (GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
   g_autoptr (GError) error = NULL;
-  GVariantBuilder options;
   int code;
 
   if (!sm_ctl_parse_args (ctl, "presence", NULL,
@@ -371,37 +420,35 @@ sm_ctl_cmd_presence (SmCtl *ctl, int argc, char **argv)
   if (!sm_ctl_connect (ctl, TRUE, &code))
     return code;
 
-  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
-  if (nickname != NULL)
-    g_variant_builder_add (&options, "{sv}", "nickname", g_variant_new_string (nickname));
-  if (avatar != NULL)
-    g_variant_builder_add (&options, "{sv}", "avatar", g_variant_new_string (avatar));
-  if (peer != NULL)
-    g_variant_builder_add (&options, "{sv}", "peer-id", g_variant_new_string (peer));
+  sm_ctl_add_string_option (&options, "nickname", nickname);
+  sm_ctl_add_string_option (&options, "avatar", avatar);
+  sm_ctl_add_string_option (&options, "peer-id", peer);
   follow.options = g_variant_ref_sink (g_variant_builder_end (&options));
   follow.wallet = g_steal_pointer (&wallet);
   follow.exec = g_steal_pointer (&exec);
-  follow.loop = g_main_loop_new (NULL, FALSE);
-
-  /* Subscribe first: the first tick comes with UpdatePresence itself. */
-  follow.subscription = g_dbus_connection_signal_subscribe (
-      ctl->connection, SM_BUS_NAME, SM_INTERFACE, NULL, SM_OBJECT_PATH, NULL,
-      G_DBUS_SIGNAL_FLAGS_NONE, on_presence_signal, &follow, NULL);
-  if (!update_presence (&follow, &error))
-    {
-      code = sm_ctl_fail (ctl, error);
-      sm_ctl_follow_clear (&follow);
-      return code;
-    }
-  follow.name_watch =
-      g_bus_watch_name_on_connection (ctl->connection, SM_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                      on_name_appeared, on_name_vanished, &follow, NULL);
-  g_printerr (_ ("Owning the presence of %s (Ctrl+C to stop)\n"), follow.wallet);
-
-  g_unix_signal_add (SIGINT, on_interrupt, &follow);
-  g_unix_signal_add (SIGTERM, on_interrupt, &follow);
-  g_main_loop_run (follow.loop);
-  stop_own_presence (&follow);
+  code = own_presence (&follow);
   sm_ctl_follow_clear (&follow);
+  return code;
+}
+
+/* stop-presence ------------------------------------------------------------ */
+
+int
+sm_ctl_cmd_stop_presence (SmCtl *ctl, int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  int code;
+
+  if (!sm_ctl_parse_args (ctl, "stop-presence", NULL, _ ("Stops presence management."), NULL, &argc,
+                          &argv))
+    return SM_CTL_EXIT_USAGE;
+  if (!sm_ctl_connect (ctl, TRUE, &code))
+    return code;
+  if (!sm_dbus_session_monitor1_call_stop_presence_sync (ctl->proxy, NULL, &error))
+    return sm_ctl_fail (ctl, error);
+  if (ctl->json)
+    sm_ctl_print_json_object ("stopped", g_variant_new_boolean (TRUE), NULL);
+  else
+    g_print (_ ("Presence stopped.\n"));
   return SM_CTL_EXIT_OK;
 }

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "sm-ctl-format.h"
+#include "sm-error.h"
 #include "sm-names.h"
 
 #include <glib/gi18n.h>
@@ -19,19 +20,33 @@ sm_ctl_now_ms (void)
   return g_get_real_time () / 1000;
 }
 
-/* "90s", "10m", "1h30m", "2d", "500ms"; a bare number is seconds. */
-gboolean
-sm_ctl_parse_duration (const char *text, gint64 *out_ms, GError **error)
+/* The unit at @p in ms ("ms" before "m", so that the longer unit wins),
+ * with @out_end set past it; 0 when there is none. */
+static gint64
+parse_unit (const char *p, const char **out_end)
 {
   static const struct
   {
     const char *unit;
     gint64 ms;
   } units[] = {
-    /* "ms" before "m" so that the longer unit wins. */
     { "ms", 1 },      { "d", 86400000 }, { "h", 3600000 },
     { "min", 60000 }, { "m", 60000 },    { "s", 1000 },
   };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (units); i++)
+    if (g_str_has_prefix (p, units[i].unit))
+      {
+        *out_end = p + strlen (units[i].unit);
+        return units[i].ms;
+      }
+  return 0;
+}
+
+/* "90s", "10m", "1h30m", "2d", "500ms"; a bare number is seconds. */
+gboolean
+sm_ctl_parse_duration (const char *text, gint64 *out_ms, GError **error)
+{
   const char *p = text;
   gint64 total = 0;
 
@@ -46,8 +61,7 @@ sm_ctl_parse_duration (const char *text, gint64 *out_ms, GError **error)
     {
       guint64 number;
       char *end;
-      gint64 unit_ms = 0;
-      gsize i;
+      gint64 unit_ms;
 
       if (!g_ascii_isdigit (*p))
         goto bad;
@@ -57,19 +71,8 @@ sm_ctl_parse_duration (const char *text, gint64 *out_ms, GError **error)
           unit_ms = 1000; /* a bare number */
           p = end;
         }
-      else
-        {
-          p = end;
-          for (i = 0; i < G_N_ELEMENTS (units); i++)
-            if (g_str_has_prefix (p, units[i].unit))
-              {
-                unit_ms = units[i].ms;
-                p += strlen (units[i].unit);
-                break;
-              }
-          if (unit_ms == 0)
-            goto bad;
-        }
+      else if ((unit_ms = parse_unit (end, &p)) == 0)
+        goto bad;
       if (number > (guint64) (G_MAXINT64 - total) / (guint64) unit_ms)
         {
           g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -222,46 +225,78 @@ sm_ctl_format_absolute (gint64 when_ms)
   return g_date_time_format (dt, "%Y-%m-%d %H:%M:%S");
 }
 
+/* A copy of @error (whose D-Bus error name is @remote, if it came from the
+ * bus) without the "GDBus.Error:" prefix; one of the daemon's errors is in
+ * the SM_ERROR domain even when @error was made before sm_error_quark()
+ * registered the domain with GDBus. */
+static GError *
+copy_error (const GError *error, const char *remote)
+{
+  GError *copy;
+
+  (void) sm_error_quark ();
+  if (remote != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_DBUS_ERROR))
+    {
+      g_autoptr (GError) stripped = g_error_copy (error);
+
+      g_dbus_error_strip_remote_error (stripped);
+      copy = g_dbus_error_new_for_dbus_error (remote, stripped->message);
+    }
+  else
+    copy = g_error_copy (error);
+  g_dbus_error_strip_remote_error (copy);
+  return copy;
+}
+
+/* One of the daemon's own errors (org.musig2.SessionMonitor1.Error.*). */
+static SmCtlExit
+describe_daemon_error (const GError *copy, const char *name, char **out_message)
+{
+  if (g_error_matches (copy, SM_ERROR, SM_ERROR_NOT_FOUND))
+    {
+      *out_message = g_strdup_printf (_ ("not found: %s"), copy->message);
+      return SM_CTL_EXIT_NOT_FOUND;
+    }
+  if (g_error_matches (copy, SM_ERROR, SM_ERROR_INVALID_ARGS))
+    {
+      *out_message = g_strdup_printf (_ ("invalid argument: %s"), copy->message);
+      return SM_CTL_EXIT_INVALID;
+    }
+  if (g_error_matches (copy, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED))
+    {
+      *out_message = g_strdup_printf (_ ("limit reached: %s"), copy->message);
+      return SM_CTL_EXIT_LIMIT;
+    }
+  *out_message = g_strdup_printf ("%s: %s", name + strlen (SM_ERROR_PREFIX), copy->message);
+  return SM_CTL_EXIT_FAILURE;
+}
+
+/* The bus could not reach or start the daemon. */
+static gboolean
+is_not_running (const GError *error, const char *name)
+{
+  return g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN)
+         || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER)
+         || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_EXEC_FAILED)
+         || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_CHILD_EXITED)
+         || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_FAILED)
+         || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_SERVICE_NOT_FOUND)
+         || g_str_equal (name, "org.freedesktop.systemd1.LoadFailed");
+}
+
 /* Turns a failed call into one readable sentence and an exit code. */
 SmCtlExit
 sm_ctl_describe_error (const GError *error, gboolean system_bus, char **out_message)
 {
   g_autofree char *remote = g_dbus_error_get_remote_error (error);
-  g_autoptr (GError) copy = g_error_copy (error);
+  g_autoptr (GError) copy = copy_error (error, remote);
+  /* For an error made here rather than received, the name its domain maps to. */
+  g_autofree char *name = remote != NULL ? g_strdup (remote) : g_dbus_error_encode_gerror (copy);
   const char *bus = system_bus ? _ ("system bus") : _ ("session bus");
 
-  g_dbus_error_strip_remote_error (copy);
-
-  if (remote != NULL && g_str_has_prefix (remote, SM_ERROR_PREFIX))
-    {
-      const char *name = remote + strlen (SM_ERROR_PREFIX);
-
-      if (g_str_equal (name, "NotFound"))
-        {
-          *out_message = g_strdup_printf (_ ("not found: %s"), copy->message);
-          return SM_CTL_EXIT_NOT_FOUND;
-        }
-      if (g_str_equal (name, "InvalidArgs"))
-        {
-          *out_message = g_strdup_printf (_ ("invalid argument: %s"), copy->message);
-          return SM_CTL_EXIT_INVALID;
-        }
-      if (g_str_equal (name, "LimitExceeded"))
-        {
-          *out_message = g_strdup_printf (_ ("limit reached: %s"), copy->message);
-          return SM_CTL_EXIT_LIMIT;
-        }
-      *out_message = g_strdup_printf ("%s: %s", name, copy->message);
-      return SM_CTL_EXIT_FAILURE;
-    }
-
-  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN)
-      || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER)
-      || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_EXEC_FAILED)
-      || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_CHILD_EXITED)
-      || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_FAILED)
-      || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_SERVICE_NOT_FOUND)
-      || (remote != NULL && g_str_equal (remote, "org.freedesktop.systemd1.LoadFailed")))
+  if (g_str_has_prefix (name, SM_ERROR_PREFIX))
+    return describe_daemon_error (copy, name, out_message);
+  if (is_not_running (copy, name))
     {
       *out_message = g_strdup_printf (
           _ ("session-monitor is not running on the %s and D-Bus could not start it (%s).\n"
@@ -271,7 +306,7 @@ sm_ctl_describe_error (const GError *error, gboolean system_bus, char **out_mess
           LIBEXECDIR, system_bus ? " --system" : "");
       return SM_CTL_EXIT_NOT_RUNNING;
     }
-  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
+  if (g_error_matches (copy, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
     {
       *out_message = g_strdup_printf (
           _ ("access denied by the %s: %s%s"), bus, copy->message,
@@ -280,8 +315,8 @@ sm_ctl_describe_error (const GError *error, gboolean system_bus, char **out_mess
                      : "");
       return SM_CTL_EXIT_DENIED;
     }
-  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY)
-      || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+  if (g_error_matches (copy, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY)
+      || g_error_matches (copy, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     {
       *out_message =
           g_strdup_printf (_ ("session-monitor did not answer in time: %s"), copy->message);

@@ -5,7 +5,7 @@
 
 #include "config.h"
 
-#include "sm-ctl.h"
+#include "sm-ctl-commands.h"
 
 #include <errno.h>
 #include <glib/gi18n.h>
@@ -13,46 +13,6 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
-
-/* Prints {"key": value} built from alternating key/variant pairs (floating
- * variants are consumed); a NULL variant is JSON null. */
-void
-sm_ctl_print_json_object (const char *first_key, ...)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonNode) root = NULL;
-  const char *key;
-  va_list args;
-
-  json_builder_begin_object (builder);
-  va_start (args, first_key);
-  for (key = first_key; key != NULL; key = va_arg (args, const char *))
-    {
-      GVariant *value = va_arg (args, GVariant *);
-
-      json_builder_set_member_name (builder, key);
-      if (value == NULL)
-        {
-          json_builder_add_null_value (builder);
-          continue;
-        }
-      json_builder_add_value (builder, json_gvariant_serialize (value));
-      g_variant_unref (g_variant_ref_sink (value));
-    }
-  va_end (args);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  sm_ctl_print_json (root, FALSE);
-}
-
-char *
-sm_ctl_describe_time (gint64 when_ms, gint64 now_ms)
-{
-  g_autofree char *relative = sm_ctl_format_relative (when_ms, now_ms);
-  g_autofree char *absolute = sm_ctl_format_absolute (when_ms);
-
-  return g_strdup_printf ("%s (%s)", relative, absolute);
-}
 
 /* list ------------------------------------------------------------------- */
 
@@ -205,10 +165,7 @@ sm_ctl_cmd_list (SmCtl *ctl, int argc, char **argv)
     }
   if (!sm_ctl_connect (ctl, TRUE, &code))
     return code;
-  if (!sm_dbus_session_monitor1_call_get_sessions_sync (ctl->proxy, &sessions, NULL, &error)
-      || !sm_dbus_session_monitor1_call_get_signing_requests_sync (ctl->proxy, &requests, NULL,
-                                                                   &error)
-      || !sm_dbus_session_monitor1_call_get_presence_sync (ctl->proxy, &presence, NULL, &error))
+  if (!sm_ctl_get_state (ctl, &sessions, &requests, &presence, &error))
     return sm_ctl_fail (ctl, error);
 
   if (ctl->json)
@@ -315,17 +272,79 @@ storage_problem (const char *dir)
   return NULL;
 }
 
+/* What status reports about a running daemon. */
+typedef struct
+{
+  const char *bus;
+  const char *unique; /* the daemon's unique name */
+  guint32 pid;
+  guint sessions;
+  guint requests;
+  gint64 soonest; /* G_MAXINT64: nothing expires */
+  gboolean presence;
+  char *state_dir; /* (owned) (nullable) */
+  char *problem;   /* (owned) (nullable): why the daemon cannot persist */
+} Status;
+
+static int
+print_not_running (SmCtl *ctl, const char *bus)
+{
+  if (ctl->json)
+    sm_ctl_print_json_object ("running", g_variant_new_boolean (FALSE), "bus",
+                              g_variant_new_string (bus), NULL);
+  else
+    g_print (_ ("session-monitor is not running on the %s bus.\n"
+                "Start it with “%s” (or any call to %s starts it by D-Bus activation).\n"),
+             bus,
+             ctl->system_bus ? "systemctl start session-monitor"
+                             : "systemctl --user start session-monitor",
+             SM_BUS_NAME);
+  return SM_CTL_EXIT_NOT_RUNNING;
+}
+
+static void
+print_status_json (const Status *status)
+{
+  sm_ctl_print_json_object (
+      "running", g_variant_new_boolean (TRUE), "bus", g_variant_new_string (status->bus),
+      "unique-name", g_variant_new_string (status->unique), "pid",
+      g_variant_new_uint32 (status->pid), "sessions", g_variant_new_uint32 (status->sessions),
+      "signing-requests", g_variant_new_uint32 (status->requests), "next-expiry",
+      status->soonest != G_MAXINT64 ? g_variant_new_int64 (status->soonest) : NULL, "presence",
+      g_variant_new_boolean (status->presence), "state-dir",
+      status->state_dir != NULL ? g_variant_new_string (status->state_dir) : NULL,
+      "storage-problem", status->problem != NULL ? g_variant_new_string (status->problem) : NULL,
+      NULL);
+}
+
+static void
+print_status_text (const Status *status)
+{
+  g_print (_ ("session-monitor is running on the %s bus (%s, pid %u).\n"), status->bus,
+           status->unique, status->pid);
+  g_print (_ ("Sessions: %u, signing requests: %u.\n"), status->sessions, status->requests);
+  if (status->soonest != G_MAXINT64)
+    {
+      g_autofree char *when = sm_ctl_describe_time (status->soonest, sm_ctl_now_ms ());
+
+      g_print (_ ("Next expiry %s.\n"), when);
+    }
+  g_print (status->presence ? _ ("Presence: configured.\n") : _ ("Presence: none.\n"));
+  if (status->problem != NULL)
+    g_print (_ ("Storage: cannot persist changes (%s); they are refused with StorageFailed "
+                "until the state directory works again.\n"),
+             status->problem);
+  else if (status->state_dir != NULL)
+    g_print (_ ("Storage: %s.\n"), status->state_dir);
+}
+
 int
 sm_ctl_cmd_status (SmCtl *ctl, int argc, char **argv)
 {
   g_autoptr (GVariant) owner = NULL, pid = NULL;
   g_autoptr (GVariant) sessions = NULL, requests = NULL, presence = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *state_dir = NULL;
-  g_autofree char *problem = NULL;
-  guint32 pid_value = 0;
-  const char *bus;
-  gint64 soonest;
+  Status status = { 0 };
   int code;
 
   if (!sm_ctl_parse_args (ctl, "status", NULL,
@@ -335,81 +354,31 @@ sm_ctl_cmd_status (SmCtl *ctl, int argc, char **argv)
     return SM_CTL_EXIT_USAGE;
   if (!sm_ctl_connect (ctl, FALSE, &code))
     return code;
-  bus = ctl->system_bus ? "system" : "session";
-
-  owner = g_dbus_connection_call_sync (
-      ctl->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-      "GetNameOwner", g_variant_new ("(s)", SM_BUS_NAME), G_VARIANT_TYPE ("(s)"),
-      G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  status.bus = ctl->system_bus ? "system" : "session";
+  owner = sm_ctl_call_bus (ctl, "GetNameOwner", g_variant_new ("(s)", SM_BUS_NAME),
+                           G_VARIANT_TYPE ("(s)"));
   if (owner == NULL)
-    {
-      if (ctl->json)
-        sm_ctl_print_json_object ("running", g_variant_new_boolean (FALSE), "bus",
-                                  g_variant_new_string (bus), NULL);
-      else
-        g_print (_ ("session-monitor is not running on the %s bus.\n"
-                    "Start it with “%s” (or any call to %s starts it by D-Bus activation).\n"),
-                 bus,
-                 ctl->system_bus ? "systemctl start session-monitor"
-                                 : "systemctl --user start session-monitor",
-                 SM_BUS_NAME);
-      return SM_CTL_EXIT_NOT_RUNNING;
-    }
-  pid = g_dbus_connection_call_sync (
-      ctl->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-      "GetConnectionUnixProcessID", g_variant_new ("(s)", SM_BUS_NAME), G_VARIANT_TYPE ("(u)"),
-      G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
-  if (!sm_dbus_session_monitor1_call_get_sessions_sync (ctl->proxy, &sessions, NULL, &error)
-      || !sm_dbus_session_monitor1_call_get_signing_requests_sync (ctl->proxy, &requests, NULL,
-                                                                   &error)
-      || !sm_dbus_session_monitor1_call_get_presence_sync (ctl->proxy, &presence, NULL, &error))
+    return print_not_running (ctl, status.bus);
+  pid = sm_ctl_call_bus (ctl, "GetConnectionUnixProcessID", g_variant_new ("(s)", SM_BUS_NAME),
+                         G_VARIANT_TYPE ("(u)"));
+  if (!sm_ctl_get_state (ctl, &sessions, &requests, &presence, &error))
     return sm_ctl_fail (ctl, error);
-  soonest = MIN (next_expiry (sessions), next_expiry (requests));
+
+  g_variant_get (owner, "(&s)", &status.unique);
   if (pid != NULL)
-    g_variant_get (pid, "(u)", &pid_value);
-  state_dir = daemon_state_dir (pid_value);
-  if (state_dir != NULL)
-    problem = storage_problem (state_dir);
-
+    g_variant_get (pid, "(u)", &status.pid);
+  status.sessions = (guint) g_variant_n_children (sessions);
+  status.requests = (guint) g_variant_n_children (requests);
+  status.soonest = MIN (next_expiry (sessions), next_expiry (requests));
+  status.presence = g_variant_n_children (presence) > 0;
+  status.state_dir = daemon_state_dir (status.pid);
+  if (status.state_dir != NULL)
+    status.problem = storage_problem (status.state_dir);
   if (ctl->json)
-    {
-      const char *unique;
-
-      g_variant_get (owner, "(&s)", &unique);
-      sm_ctl_print_json_object (
-          "running", g_variant_new_boolean (TRUE), "bus", g_variant_new_string (bus), "unique-name",
-          g_variant_new_string (unique), "pid", g_variant_new_uint32 (pid_value), "sessions",
-          g_variant_new_uint32 ((guint32) g_variant_n_children (sessions)), "signing-requests",
-          g_variant_new_uint32 ((guint32) g_variant_n_children (requests)), "next-expiry",
-          soonest != G_MAXINT64 ? g_variant_new_int64 (soonest) : NULL, "presence",
-          g_variant_new_boolean (g_variant_n_children (presence) > 0), "state-dir",
-          state_dir != NULL ? g_variant_new_string (state_dir) : NULL, "storage-problem",
-          problem != NULL ? g_variant_new_string (problem) : NULL, NULL);
-      return SM_CTL_EXIT_OK;
-    }
-
-  {
-    const char *unique;
-
-    g_variant_get (owner, "(&s)", &unique);
-    g_print (_ ("session-monitor is running on the %s bus (%s, pid %u).\n"), bus, unique,
-             pid_value);
-    g_print (_ ("Sessions: %u, signing requests: %u.\n"), (guint) g_variant_n_children (sessions),
-             (guint) g_variant_n_children (requests));
-    if (soonest != G_MAXINT64)
-      {
-        g_autofree char *when = sm_ctl_describe_time (soonest, sm_ctl_now_ms ());
-
-        g_print (_ ("Next expiry %s.\n"), when);
-      }
-    g_print (g_variant_n_children (presence) > 0 ? _ ("Presence: configured.\n")
-                                                 : _ ("Presence: none.\n"));
-    if (problem != NULL)
-      g_print (_ ("Storage: cannot persist changes (%s); they are refused with StorageFailed "
-                  "until the state directory works again.\n"),
-               problem);
-    else if (state_dir != NULL)
-      g_print (_ ("Storage: %s.\n"), state_dir);
-  }
+    print_status_json (&status);
+  else
+    print_status_text (&status);
+  g_free (status.state_dir);
+  g_free (status.problem);
   return SM_CTL_EXIT_OK;
 }

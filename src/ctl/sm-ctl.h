@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 
+/* SmCtl: what every command of session-monitorctl shares (the global
+ * options, the bus, the proxy) and the helpers the command files call:
+ * option parsing, connecting, error reporting and printing. The command
+ * files call only into sm-ctl.c and sm-ctl-format.c, never into each other
+ * or into session-monitorctl.c. */
 #pragma once
 
 #include "sm-ctl-format.h"
@@ -17,13 +22,7 @@ typedef struct
   SmDBusSessionMonitor1 *proxy; /* (owned) (nullable) */
 } SmCtl;
 
-gboolean sm_ctl_connect (SmCtl *ctl, gboolean auto_start, int *out_exit);
-int sm_ctl_fail (SmCtl *ctl, const GError *error);
-
-int sm_ctl_cmd_list (SmCtl *ctl, int argc, char **argv);
-int sm_ctl_cmd_status (SmCtl *ctl, int argc, char **argv);
-int sm_ctl_cmd_watch (SmCtl *ctl, int argc, char **argv);
-int sm_ctl_cmd_presence (SmCtl *ctl, int argc, char **argv);
+void sm_ctl_clear (SmCtl *ctl);
 
 gboolean sm_ctl_parse_args (SmCtl *ctl,
                             const char *command,
@@ -32,6 +31,24 @@ gboolean sm_ctl_parse_args (SmCtl *ctl,
                             const GOptionEntry *entries,
                             int *argc,
                             char ***argv);
+gboolean sm_ctl_need_one_arg (int argc, const char *what, const char *command, int *out_exit);
+gboolean sm_ctl_parse_expiry (const char *expires_in,
+                              const char *expires_at,
+                              gint64 *out_ms,
+                              int *out_exit);
+void sm_ctl_add_string_option (GVariantBuilder *builder, const char *key, const char *value);
+
+gboolean sm_ctl_connect (SmCtl *ctl, gboolean auto_start, int *out_exit);
+int sm_ctl_fail (SmCtl *ctl, const GError *error);
+gboolean sm_ctl_get_state (SmCtl *ctl,
+                           GVariant **out_sessions,
+                           GVariant **out_requests,
+                           GVariant **out_presence,
+                           GError **error);
+GVariant *sm_ctl_call_bus (SmCtl *ctl,
+                           const char *method,
+                           GVariant *parameters,
+                           const GVariantType *reply_type);
 
 void sm_ctl_print_json_object (const char *first_key, ...) G_GNUC_NULL_TERMINATED;
 char *sm_ctl_describe_time (gint64 when_ms, gint64 now_ms);
