@@ -3,8 +3,8 @@
 #pragma once
 
 #include "sm-notifier.h"
-#include "sm-notify-item.h"
-#include "sm-notify-server.h"
+#include "sm-notifier-item.h"
+#include "sm-notifier-server.h"
 
 G_BEGIN_DECLS
 
@@ -15,12 +15,12 @@ struct _SmNotifier
 {
   GObject parent_instance;
 
-  SmSessions *sessions;   /* (owned) */
-  SmRequests *requests;   /* (owned) */
-  SmNotifyServer *server; /* (owned) */
-  GHashTable *items;      /* (owned) key → (owned) SmItem */
-  SmItem *summary;        /* (owned) the overflow notification */
-  guint summary_requests; /* what the summary counts */
+  SmSessions *sessions;     /* (owned) */
+  SmRequests *requests;     /* (owned) */
+  SmNotifierServer *server; /* (owned) */
+  GHashTable *items;        /* (owned) key → (owned) SmNotifierItem */
+  SmNotifierItem *summary;  /* (owned) the overflow notification */
+  guint summary_requests;   /* what the summary counts */
   guint summary_sessions;
   GHashTable *adopt;  /* (owned) (nullable) key → id from a previous run */
   GHashTable *missed; /* (owned) session ids the missed notice covers */
@@ -43,6 +43,6 @@ struct _SmNotifier
 void sm_notifier_changed (SmNotifier *self);
 void sm_notifier_queue_layout (SmNotifier *self);
 void sm_notifier_withdraw (SmNotifier *self, const char *key);
-SmItem *sm_notifier_session_item (SmNotifier *self, const SmSession *session);
+SmNotifierItem *sm_notifier_session_item (SmNotifier *self, const SmSession *session);
 
 G_END_DECLS

@@ -6,6 +6,8 @@
 
 #include "sm-notifier-private.h"
 
+#include "sm-app-launcher.h"
+
 #include <string.h>
 
 enum
@@ -92,7 +94,7 @@ on_close_done (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer use
   g_autoptr (GError) error = NULL;
   SmNotifier *self = user_data;
 
-  reply = sm_notify_server_call_finish (result, &error);
+  reply = sm_notifier_server_call_finish (result, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   if (reply == NULL)
@@ -105,7 +107,7 @@ on_close_done (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer use
 static void
 sm_notifier_close_id (SmNotifier *self, guint32 id)
 {
-  if (id == 0 || !sm_notify_server_is_ready (self->server))
+  if (id == 0 || !sm_notifier_server_is_ready (self->server))
     return;
   if (self->closes_in_flight >= SM_NOTIFIER_MAX_CLOSES)
     {
@@ -116,8 +118,8 @@ sm_notifier_close_id (SmNotifier *self, guint32 id)
       self->said_close_dropped = TRUE;
       return;
     }
-  if (sm_notify_server_call (self->server, "CloseNotification", g_variant_new ("(u)", id),
-                             on_close_done, self))
+  if (sm_notifier_server_call (self->server, "CloseNotification", g_variant_new ("(u)", id),
+                               on_close_done, self))
     {
       self->closes_in_flight++;
       sm_notifier_watch_stall (self, FALSE);
@@ -126,9 +128,9 @@ sm_notifier_close_id (SmNotifier *self, guint32 id)
 
 /* Withdraws the item's notification from the screen. */
 static void
-sm_notifier_close (SmNotifier *self, SmItem *item)
+sm_notifier_close (SmNotifier *self, SmNotifierItem *item)
 {
-  if (!sm_item_is_posted (item))
+  if (!sm_notifier_item_is_posted (item))
     return;
   sm_notifier_close_id (self, item->id);
   /* A Notify still on its way is closed when its answer comes. */
@@ -137,7 +139,7 @@ sm_notifier_close (SmNotifier *self, SmItem *item)
   sm_notifier_changed (self);
 }
 
-static SmItem *
+static SmNotifierItem *
 sm_notifier_lookup (SmNotifier *self, const char *key)
 {
   if (g_str_equal (key, self->summary->key))
@@ -162,10 +164,10 @@ on_notify_done (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer us
   g_autoptr (GVariant) reply = NULL;
   g_autoptr (GError) error = NULL;
   SmNotifier *self;
-  SmItem *item;
+  SmNotifierItem *item;
   guint32 id = 0;
 
-  reply = sm_notify_server_call_finish (result, &error);
+  reply = sm_notifier_server_call_finish (result, &error);
   /* The server left, or we are going: nothing of ours to update. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
@@ -210,12 +212,12 @@ on_notify_done (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer us
  * place (GNOME Shell 43 drops the buttons of an updated banner): they are
  * closed and posted anew. */
 static void
-sm_notifier_post (SmNotifier *self, SmItem *item, guint n_requests, guint n_sessions)
+sm_notifier_post (SmNotifier *self, SmNotifierItem *item, guint n_requests, guint n_sessions)
 {
   SmPost *post;
   GVariant *params;
 
-  if (!sm_notify_server_is_ready (self->server))
+  if (!sm_notifier_server_is_ready (self->server))
     return;
   /* One Notify per item at a time and a bounded number in all; the item
    * keeps what it wants to show, and the next answer lays out again. */
@@ -224,24 +226,25 @@ sm_notifier_post (SmNotifier *self, SmItem *item, guint n_requests, guint n_sess
       self->held = TRUE;
       return;
     }
-  if (item->kind == SM_ITEM_REQUEST && item->id != 0)
+  if (item->kind == SM_NOTIFIER_ITEM_REQUEST && item->id != 0)
     sm_notifier_close (self, item);
   /* A notification a previous run left up is taken over in place, so no
    * dead button stays on screen. Not for requests: see above. */
-  if (item->id == 0 && self->adopt != NULL && item->kind != SM_ITEM_REQUEST)
+  if (item->id == 0 && self->adopt != NULL && item->kind != SM_NOTIFIER_ITEM_REQUEST)
     {
       item->id = (guint32) GPOINTER_TO_INT (g_hash_table_lookup (self->adopt, item->key));
       g_hash_table_remove (self->adopt, item->key);
     }
-  params = sm_item_notify_params (item, item == self->summary, n_requests, n_sessions,
-                                  sm_notify_server_has_body_markup (self->server), item->id);
+  params =
+      sm_notifier_item_notify_params (item, item == self->summary, n_requests, n_sessions,
+                                      sm_notifier_server_has_body_markup (self->server), item->id);
   if (++self->serial == 0)
     self->serial++;
   post = g_new0 (SmPost, 1);
   post->self = self;
   post->key = g_strdup (item->key);
   post->serial = self->serial;
-  sm_notify_server_call (self->server, "Notify", params, on_notify_done, post);
+  sm_notifier_server_call (self->server, "Notify", params, on_notify_done, post);
   item->pending = self->serial;
   item->dirty = FALSE;
   item->acted = FALSE;
@@ -252,11 +255,11 @@ sm_notifier_post (SmNotifier *self, SmItem *item, guint n_requests, guint n_sess
 static gint
 compare_items (gconstpointer a, gconstpointer b)
 {
-  const SmItem *ia = *(const SmItem *const *) a;
-  const SmItem *ib = *(const SmItem *const *) b;
+  const SmNotifierItem *ia = *(const SmNotifierItem *const *) a;
+  const SmNotifierItem *ib = *(const SmNotifierItem *const *) b;
 
   if (ia->kind != ib->kind)
-    return ia->kind == SM_ITEM_REQUEST ? -1 : ib->kind == SM_ITEM_REQUEST ? 1 : 0;
+    return ia->kind == SM_NOTIFIER_ITEM_REQUEST ? -1 : ib->kind == SM_NOTIFIER_ITEM_REQUEST ? 1 : 0;
   if (ia->expires_at != ib->expires_at)
     return ia->expires_at < ib->expires_at ? -1 : 1;
   return strcmp (ia->key, ib->key);
@@ -267,14 +270,14 @@ compare_items (gconstpointer a, gconstpointer b)
 static gboolean
 adopts (GPtrArray *list, guint n_shown, const char *key)
 {
-  if (g_str_equal (key, SM_ITEM_SUMMARY_KEY))
+  if (g_str_equal (key, SM_NOTIFIER_ITEM_SUMMARY_KEY))
     return n_shown < list->len;
   for (guint i = 0; i < n_shown; i++)
     {
-      SmItem *item = list->pdata[i];
+      SmNotifierItem *item = list->pdata[i];
 
-      if (item->kind != SM_ITEM_REQUEST && g_str_equal (item->key, key))
-        return !sm_item_is_posted (item) || item->dirty;
+      if (item->kind != SM_NOTIFIER_ITEM_REQUEST && g_str_equal (item->key, key))
+        return !sm_notifier_item_is_posted (item) || item->dirty;
     }
   return FALSE;
 }
@@ -316,7 +319,7 @@ sm_notifier_layout (gpointer user_data)
   guint n_shown, n_requests = 0, n_sessions = 0;
 
   self->layout_id = 0;
-  if (!sm_notify_server_is_ready (self->server))
+  if (!sm_notifier_server_is_ready (self->server))
     return G_SOURCE_REMOVE;
 
   g_hash_table_iter_init (&iter, self->items);
@@ -328,10 +331,10 @@ sm_notifier_layout (gpointer user_data)
   /* Make room first, so the server never holds more than three. */
   for (guint i = n_shown; i < list->len; i++)
     {
-      SmItem *item = list->pdata[i];
+      SmNotifierItem *item = list->pdata[i];
 
       sm_notifier_close (self, item);
-      if (item->kind == SM_ITEM_REQUEST)
+      if (item->kind == SM_NOTIFIER_ITEM_REQUEST)
         n_requests++;
       else
         n_sessions++;
@@ -342,14 +345,14 @@ sm_notifier_layout (gpointer user_data)
 
   for (guint i = 0; i < n_shown; i++)
     {
-      SmItem *item = list->pdata[i];
+      SmNotifierItem *item = list->pdata[i];
 
-      if (!sm_item_is_posted (item) || item->dirty)
+      if (!sm_notifier_item_is_posted (item) || item->dirty)
         sm_notifier_post (self, item, 0, 0);
     }
   /* The summary is updated in place, and only when its counts change. */
   if (n_shown < list->len
-      && (!sm_item_is_posted (self->summary) || self->summary_requests != n_requests
+      && (!sm_notifier_item_is_posted (self->summary) || self->summary_requests != n_requests
           || self->summary_sessions != n_sessions))
     {
       self->summary_requests = n_requests;
@@ -366,14 +369,14 @@ sm_notifier_layout (gpointer user_data)
 void
 sm_notifier_queue_layout (SmNotifier *self)
 {
-  if (self->layout_id == 0 && sm_notify_server_is_ready (self->server))
+  if (self->layout_id == 0 && sm_notifier_server_is_ready (self->server))
     self->layout_id = g_idle_add (sm_notifier_layout, self);
 }
 
 void
 sm_notifier_withdraw (SmNotifier *self, const char *key)
 {
-  SmItem *item = g_hash_table_lookup (self->items, key);
+  SmNotifierItem *item = g_hash_table_lookup (self->items, key);
 
   if (item == NULL)
     return;
@@ -382,7 +385,7 @@ sm_notifier_withdraw (SmNotifier *self, const char *key)
   sm_notifier_queue_layout (self);
 }
 
-static SmItem *
+static SmNotifierItem *
 sm_notifier_find (SmNotifier *self, guint32 id)
 {
   GHashTableIter iter;
@@ -394,13 +397,13 @@ sm_notifier_find (SmNotifier *self, guint32 id)
     return self->summary;
   g_hash_table_iter_init (&iter, self->items);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (((SmItem *) value)->id == id)
+    if (((SmNotifierItem *) value)->id == id)
       return value;
   return NULL;
 }
 
 static void
-emit_action (SmNotifier *self, SmItem *item, const char *action)
+emit_action (SmNotifier *self, SmNotifierItem *item, const char *action)
 {
   GVariantBuilder data;
 
@@ -418,7 +421,7 @@ emit_action (SmNotifier *self, SmItem *item, const char *action)
  * room. Closing the summary lets go of the informational items it counted;
  * pending requests come back. */
 static void
-sm_notifier_forget (SmNotifier *self, SmItem *item)
+sm_notifier_forget (SmNotifier *self, SmNotifierItem *item)
 {
   if (item == self->summary)
     {
@@ -429,7 +432,8 @@ sm_notifier_forget (SmNotifier *self, SmItem *item)
       item->pending = 0;
       g_hash_table_iter_init (&iter, self->items);
       while (g_hash_table_iter_next (&iter, NULL, &value))
-        if (!sm_item_is_posted (value) && ((SmItem *) value)->kind != SM_ITEM_REQUEST)
+        if (!sm_notifier_item_is_posted (value)
+            && ((SmNotifierItem *) value)->kind != SM_NOTIFIER_ITEM_REQUEST)
           g_hash_table_iter_remove (&iter);
     }
   else
@@ -441,14 +445,14 @@ sm_notifier_forget (SmNotifier *self, SmItem *item)
 /* Any click settles the notification: it is not resident, and servers that
  * keep it up after an action (dunst) must not leave a stale "please sign". */
 static void
-on_action_invoked (SmNotifyServer *server G_GNUC_UNUSED,
+on_action_invoked (SmNotifierServer *server G_GNUC_UNUSED,
                    guint id,
                    const char *action,
                    SmNotifier *self)
 {
   g_autofree char *app_id = NULL;
   g_autofree char *token = NULL;
-  SmItem *item = sm_notifier_find (self, id);
+  SmNotifierItem *item = sm_notifier_find (self, id);
 
   if (item == NULL)
     return;
@@ -465,16 +469,16 @@ on_action_invoked (SmNotifyServer *server G_GNUC_UNUSED,
   sm_notifier_close (self, item);
   sm_notifier_forget (self, item);
   if (app_id != NULL)
-    sm_notify_launch_app (app_id, token);
+    sm_app_launcher_launch (app_id, token);
 }
 
 static void
-on_activation_token (SmNotifyServer *server G_GNUC_UNUSED,
+on_activation_token (SmNotifierServer *server G_GNUC_UNUSED,
                      guint id,
                      const char *token,
                      SmNotifier *self)
 {
-  SmItem *item = sm_notifier_find (self, id);
+  SmNotifierItem *item = sm_notifier_find (self, id);
 
   if (item != NULL)
     {
@@ -484,16 +488,16 @@ on_activation_token (SmNotifyServer *server G_GNUC_UNUSED,
 }
 
 static void
-on_closed (SmNotifyServer *server G_GNUC_UNUSED, guint id, guint reason, SmNotifier *self)
+on_closed (SmNotifierServer *server G_GNUC_UNUSED, guint id, guint reason, SmNotifier *self)
 {
-  SmItem *item = sm_notifier_find (self, id);
+  SmNotifierItem *item = sm_notifier_find (self, id);
 
   if (item == NULL)
     return;
   /* After a click the server tidies up with reason 2: not a dismiss. */
-  if (reason == SM_NOTIFY_CLOSED_DISMISSED && !item->acted && item->session_id != NULL)
+  if (reason == SM_NOTIFIER_SERVER_CLOSED_DISMISSED && !item->acted && item->session_id != NULL)
     emit_action (self, item, "dismiss");
-  if (reason != SM_NOTIFY_CLOSED_BY_CALL)
+  if (reason != SM_NOTIFIER_SERVER_CLOSED_BY_CALL)
     {
       item->id = 0;
       sm_notifier_forget (self, item);
@@ -501,14 +505,14 @@ on_closed (SmNotifyServer *server G_GNUC_UNUSED, guint id, guint reason, SmNotif
 }
 
 static void
-on_server_ready (SmNotifyServer *server G_GNUC_UNUSED, SmNotifier *self)
+on_server_ready (SmNotifierServer *server G_GNUC_UNUSED, SmNotifier *self)
 {
   sm_notifier_queue_layout (self);
 }
 
 /* Its ids mean nothing to the next server: everything is posted anew. */
 static void
-on_server_vanished (SmNotifyServer *server G_GNUC_UNUSED, SmNotifier *self)
+on_server_vanished (SmNotifierServer *server G_GNUC_UNUSED, SmNotifier *self)
 {
   GHashTableIter iter;
   gpointer value;
@@ -525,8 +529,8 @@ on_server_vanished (SmNotifyServer *server G_GNUC_UNUSED, SmNotifier *self)
   g_hash_table_iter_init (&iter, self->items);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
-      ((SmItem *) value)->id = 0;
-      ((SmItem *) value)->pending = 0;
+      ((SmNotifierItem *) value)->id = 0;
+      ((SmNotifierItem *) value)->pending = 0;
     }
   self->summary->id = 0;
   self->summary->pending = 0;
@@ -539,7 +543,8 @@ on_request_registered (SmRequests *requests G_GNUC_UNUSED,
                        gboolean replaced G_GNUC_UNUSED,
                        SmNotifier *self)
 {
-  SmItem *item = sm_item_new (SM_ITEM_REQUEST, SM_ITEM_REQUEST_PREFIX, request->id);
+  SmNotifierItem *item =
+      sm_notifier_item_new (SM_NOTIFIER_ITEM_REQUEST, SM_NOTIFIER_ITEM_REQUEST_PREFIX, request->id);
 
   /* A replaced request's notification is withdrawn and posted anew. */
   sm_notifier_withdraw (self, item->key);
@@ -558,7 +563,7 @@ on_request_registered (SmRequests *requests G_GNUC_UNUSED,
 static void
 on_request_gone (SmRequests *requests G_GNUC_UNUSED, const SmRequest *request, SmNotifier *self)
 {
-  g_autofree char *key = g_strconcat (SM_ITEM_REQUEST_PREFIX, request->id, NULL);
+  g_autofree char *key = g_strconcat (SM_NOTIFIER_ITEM_REQUEST_PREFIX, request->id, NULL);
 
   sm_notifier_withdraw (self, key);
 }
@@ -578,7 +583,7 @@ on_session_registered (SmSessions *sessions G_GNUC_UNUSED,
                        gboolean replaced,
                        SmNotifier *self)
 {
-  g_autofree char *key = g_strconcat (SM_ITEM_SESSION_PREFIX, session->id, NULL);
+  g_autofree char *key = g_strconcat (SM_NOTIFIER_ITEM_SESSION_PREFIX, session->id, NULL);
 
   /* Re-registered: its warnings are re-armed, the old one is stale. */
   if (replaced)
@@ -590,15 +595,16 @@ on_session_registered (SmSessions *sessions G_GNUC_UNUSED,
 
 /* The session's one notification, replaced in place by the next warning and
  * by the expiry notice. */
-SmItem *
+SmNotifierItem *
 sm_notifier_session_item (SmNotifier *self, const SmSession *session)
 {
-  g_autofree char *key = g_strconcat (SM_ITEM_SESSION_PREFIX, session->id, NULL);
-  SmItem *item = g_hash_table_lookup (self->items, key);
+  g_autofree char *key = g_strconcat (SM_NOTIFIER_ITEM_SESSION_PREFIX, session->id, NULL);
+  SmNotifierItem *item = g_hash_table_lookup (self->items, key);
 
   if (item == NULL)
     {
-      item = sm_item_new (SM_ITEM_SESSION, SM_ITEM_SESSION_PREFIX, session->id);
+      item = sm_notifier_item_new (SM_NOTIFIER_ITEM_SESSION, SM_NOTIFIER_ITEM_SESSION_PREFIX,
+                                   session->id);
       item->session_id = g_strdup (session->id);
       item->url = g_strdup (session->url);
       item->app_id = g_strdup (session->app_id);
@@ -639,7 +645,7 @@ on_session_unregistered (SmSessions *sessions G_GNUC_UNUSED,
                          const char *reason G_GNUC_UNUSED,
                          SmNotifier *self)
 {
-  g_autofree char *key = g_strconcat (SM_ITEM_SESSION_PREFIX, session->id, NULL);
+  g_autofree char *key = g_strconcat (SM_NOTIFIER_ITEM_SESSION_PREFIX, session->id, NULL);
 
   g_hash_table_remove (self->missed, session->id);
   sm_notifier_withdraw (self, key);
@@ -673,7 +679,7 @@ sm_notifier_finalize (GObject *object)
 
   /* Left on screen on purpose: the next run takes them over. */
   g_clear_pointer (&self->items, g_hash_table_unref);
-  g_clear_pointer (&self->summary, sm_item_free);
+  g_clear_pointer (&self->summary, sm_notifier_item_free);
   g_clear_pointer (&self->adopt, g_hash_table_unref);
   g_clear_pointer (&self->missed, g_hash_table_unref);
 
@@ -698,8 +704,8 @@ static void
 sm_notifier_init (SmNotifier *self)
 {
   self->items =
-      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sm_item_free);
-  self->summary = sm_item_new (SM_ITEM_SESSION, SM_ITEM_SUMMARY_KEY, "");
+      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sm_notifier_item_free);
+  self->summary = sm_notifier_item_new (SM_NOTIFIER_ITEM_SESSION, SM_NOTIFIER_ITEM_SUMMARY_KEY, "");
   self->missed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
@@ -719,7 +725,7 @@ sm_notifier_new (SmSessions *sessions, SmRequests *requests)
   g_signal_connect (requests, "request-expired", G_CALLBACK (on_request_gone), self);
   g_signal_connect (requests, "request-unregistered", G_CALLBACK (on_request_unregistered), self);
 
-  self->server = sm_notify_server_new ();
+  self->server = sm_notifier_server_new ();
   g_signal_connect (self->server, "ready", G_CALLBACK (on_server_ready), self);
   g_signal_connect (self->server, "vanished", G_CALLBACK (on_server_vanished), self);
   g_signal_connect (self->server, "action-invoked", G_CALLBACK (on_action_invoked), self);

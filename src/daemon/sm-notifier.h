@@ -15,8 +15,8 @@ G_BEGIN_DECLS
  * pending signing requests, and the user's clicks on them as the
  * "action-invoked" signal (action, a{sv} data). This file decides what is
  * on screen: at most three, the overflow merged into one summary
- * notification. The server connection is sm-notify-server.c, the texts
- * sm-notify-text.c.
+ * notification. The server connection is sm-notifier-server.c, the texts
+ * sm-notifier-text.c.
  *
  * The ids on screen are durable state: "changed" (id, always
  * SM_NOTIFIER_STATE_ID) says that sm_notifier_save() changed, the shape of
