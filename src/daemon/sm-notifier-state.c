@@ -30,14 +30,12 @@ save_item (GVariantBuilder *builder, SmNotifierItem *item, guint32 id)
 }
 
 GVariant *
-sm_notifier_save (SmNotifier *self)
+sm_notifier_state_save (SmNotifier *self)
 {
   GVariantBuilder builder;
   GHashTableIter iter;
   gpointer key, value;
   gboolean empty = TRUE;
-
-  g_return_val_if_fail (SM_IS_NOTIFIER (self), NULL);
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   g_hash_table_iter_init (&iter, self->items);
@@ -108,13 +106,11 @@ restore_item (SmNotifier *self, const char *key, GVariant *fields)
 }
 
 gboolean
-sm_notifier_restore (SmNotifier *self, GVariant *saved, GError **error)
+sm_notifier_state_restore (SmNotifier *self, GVariant *saved, GError **error)
 {
   GVariantIter iter;
   const char *key;
   GVariant *fields;
-
-  g_return_val_if_fail (SM_IS_NOTIFIER (self), FALSE);
 
   if (!g_variant_is_of_type (saved, G_VARIANT_TYPE_VARDICT))
     {
@@ -139,14 +135,12 @@ sm_notifier_restore (SmNotifier *self, GVariant *saved, GError **error)
 }
 
 void
-sm_notifier_announce_missed (SmNotifier *self, gint64 now)
+sm_notifier_state_announce_missed (SmNotifier *self, gint64 now)
 {
   g_autoptr (GPtrArray) sessions = NULL;
   g_autoptr (GPtrArray) requests = NULL;
   guint n_sessions = 0, n_requests = 0;
   SmNotifierItem *item;
-
-  g_return_if_fail (SM_IS_NOTIFIER (self));
 
   /* Their own notices (a warning left on screen, a request posted anew) would
    * only say again what the one notice says: they go. */
