@@ -283,8 +283,9 @@ sm_notifier_queue_layout (SmNotifier *self)
 }
 
 void
-sm_notifier_withdraw (SmNotifier *self, const char *key)
+sm_notifier_withdraw (SmNotifier *self, const char *prefix, const char *id)
 {
+  g_autofree char *key = g_strconcat (prefix, id, NULL);
   SmNotifierItem *item = g_hash_table_lookup (self->items, key);
 
   if (item == NULL)

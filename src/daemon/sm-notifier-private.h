@@ -49,7 +49,8 @@ struct _SmNotifier
 void sm_notifier_changed (SmNotifier *self);
 void sm_notifier_queue_layout (SmNotifier *self);
 void sm_notifier_close (SmNotifier *self, SmNotifierItem *item);
-void sm_notifier_withdraw (SmNotifier *self, const char *key);
+/* Withdraws the item prefix + id (SM_NOTIFIER_ITEM_*_PREFIX) if there is one. */
+void sm_notifier_withdraw (SmNotifier *self, const char *prefix, const char *id);
 SmNotifierItem *sm_notifier_session_item (SmNotifier *self, const SmSession *session);
 void sm_notifier_unpost_all (SmNotifier *self);
 

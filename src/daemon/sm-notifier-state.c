@@ -148,26 +148,22 @@ sm_notifier_state_announce_missed (SmNotifier *self, gint64 now)
   for (guint i = 0; i < sessions->len; i++)
     {
       const SmSession *session = sessions->pdata[i];
-      g_autofree char *key = NULL;
 
       if (session->expires_at > now)
         continue;
       n_sessions++;
       g_hash_table_add (self->missed, g_strdup (session->id));
-      key = g_strconcat (SM_NOTIFIER_ITEM_SESSION_PREFIX, session->id, NULL);
-      sm_notifier_withdraw (self, key);
+      sm_notifier_withdraw (self, SM_NOTIFIER_ITEM_SESSION_PREFIX, session->id);
     }
   requests = sm_requests_list (self->requests);
   for (guint i = 0; i < requests->len; i++)
     {
       const SmRequest *request = requests->pdata[i];
-      g_autofree char *key = NULL;
 
       if (request->expires_at > now)
         continue;
       n_requests++;
-      key = g_strconcat (SM_NOTIFIER_ITEM_REQUEST_PREFIX, request->id, NULL);
-      sm_notifier_withdraw (self, key);
+      sm_notifier_withdraw (self, SM_NOTIFIER_ITEM_REQUEST_PREFIX, request->id);
     }
   if (n_sessions == 0 && n_requests == 0)
     return;

@@ -166,7 +166,7 @@ on_request_registered (SmRequests *requests G_GNUC_UNUSED,
       sm_notifier_item_new (SM_NOTIFIER_ITEM_REQUEST, SM_NOTIFIER_ITEM_REQUEST_PREFIX, request->id);
 
   /* A replaced request's notification is withdrawn and posted anew. */
-  sm_notifier_withdraw (self, item->key);
+  sm_notifier_withdraw (self, SM_NOTIFIER_ITEM_REQUEST_PREFIX, request->id);
   item->expires_at = request->expires_at;
   item->session_id = g_strdup (request->session_id);
   item->request_id = g_strdup (request->id);
@@ -182,9 +182,7 @@ on_request_registered (SmRequests *requests G_GNUC_UNUSED,
 static void
 on_request_gone (SmRequests *requests G_GNUC_UNUSED, const SmRequest *request, SmNotifier *self)
 {
-  g_autofree char *key = g_strconcat (SM_NOTIFIER_ITEM_REQUEST_PREFIX, request->id, NULL);
-
-  sm_notifier_withdraw (self, key);
+  sm_notifier_withdraw (self, SM_NOTIFIER_ITEM_REQUEST_PREFIX, request->id);
 }
 
 static void
@@ -196,20 +194,23 @@ on_request_unregistered (SmRequests *requests,
   on_request_gone (requests, request, self);
 }
 
+/* Whatever the session showed or was counted in is stale. */
+static void
+forget_session (SmNotifier *self, const SmSession *session)
+{
+  g_hash_table_remove (self->missed, session->id);
+  sm_notifier_withdraw (self, SM_NOTIFIER_ITEM_SESSION_PREFIX, session->id);
+}
+
 static void
 on_session_registered (SmSessions *sessions G_GNUC_UNUSED,
                        const SmSession *session,
                        gboolean replaced,
                        SmNotifier *self)
 {
-  g_autofree char *key = g_strconcat (SM_NOTIFIER_ITEM_SESSION_PREFIX, session->id, NULL);
-
   /* Re-registered: its warnings are re-armed, the old one is stale. */
   if (replaced)
-    {
-      g_hash_table_remove (self->missed, session->id);
-      sm_notifier_withdraw (self, key);
-    }
+    forget_session (self, session);
 }
 
 static void
@@ -242,10 +243,7 @@ on_session_unregistered (SmSessions *sessions G_GNUC_UNUSED,
                          const char *reason G_GNUC_UNUSED,
                          SmNotifier *self)
 {
-  g_autofree char *key = g_strconcat (SM_NOTIFIER_ITEM_SESSION_PREFIX, session->id, NULL);
-
-  g_hash_table_remove (self->missed, session->id);
-  sm_notifier_withdraw (self, key);
+  forget_session (self, session);
 }
 
 static void
