@@ -18,7 +18,8 @@ G_BEGIN_DECLS
  *   sm-notifier-calls.c   the calls in flight, bounded;
  *   sm-notifier-item.c    one notification's content;
  *   sm-notifier-server.c  the notification server;
- *   sm-notifier-text.c    the texts. */
+ *   sm-notifier-text.c    the texts.
+ * A click's app is opened by sm-app-launcher.c. */
 
 struct _SmNotifier
 {
