@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 
-#include "sm-notify-text.h"
+#include "sm-notifier-text.h"
 
 #include <string.h>
 

@@ -7,44 +7,42 @@
 #include "sm-notifier-private.h"
 
 #include "sm-error.h"
-#include "sm-notify-text.h"
+#include "sm-notifier-text.h"
 
 #include <string.h>
 
 static void
-save_item (GVariantBuilder *builder, SmItem *item, guint32 id)
+save_item (GVariantBuilder *builder, SmNotifierItem *item, guint32 id)
 {
   GVariantBuilder fields;
 
   g_variant_builder_init (&fields, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&fields, "{sv}", "id", g_variant_new_uint32 (id));
-  if (item != NULL && item->kind == SM_ITEM_SESSION && item->session_id != NULL)
+  if (item != NULL && item->kind == SM_NOTIFIER_ITEM_SESSION && item->session_id != NULL)
     {
       g_variant_builder_add (&fields, "{sv}", "minutes", g_variant_new_uint32 (item->minutes));
       g_variant_builder_add (&fields, "{sv}", "expired", g_variant_new_boolean (item->expired));
     }
-  if (item != NULL && item->kind == SM_ITEM_NOTICE)
+  if (item != NULL && item->kind == SM_NOTIFIER_ITEM_NOTICE)
     g_variant_builder_add (&fields, "{sv}", "text", g_variant_new_string (item->text));
   g_variant_builder_add (builder, "{sv}", item != NULL ? item->key : "",
                          g_variant_builder_end (&fields));
 }
 
 GVariant *
-sm_notifier_save (SmNotifier *self)
+sm_notifier_state_save (SmNotifier *self)
 {
   GVariantBuilder builder;
   GHashTableIter iter;
   gpointer key, value;
   gboolean empty = TRUE;
 
-  g_return_val_if_fail (SM_IS_NOTIFIER (self), NULL);
-
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   g_hash_table_iter_init (&iter, self->items);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (((SmItem *) value)->id != 0)
+    if (((SmNotifierItem *) value)->id != 0)
       {
-        save_item (&builder, value, ((SmItem *) value)->id);
+        save_item (&builder, value, ((SmNotifierItem *) value)->id);
         empty = FALSE;
       }
   if (self->summary->id != 0)
@@ -84,13 +82,13 @@ restore_item (SmNotifier *self, const char *key, GVariant *fields)
 {
   const SmSession *session;
   const char *text;
-  SmItem *item;
+  SmNotifierItem *item;
 
   if (g_hash_table_contains (self->items, key))
     return;
-  if (g_str_has_prefix (key, SM_ITEM_SESSION_PREFIX))
+  if (g_str_has_prefix (key, SM_NOTIFIER_ITEM_SESSION_PREFIX))
     {
-      session = sm_sessions_lookup (self->sessions, key + strlen (SM_ITEM_SESSION_PREFIX));
+      session = sm_sessions_lookup (self->sessions, key + strlen (SM_NOTIFIER_ITEM_SESSION_PREFIX));
       if (session == NULL)
         return;
       item = sm_notifier_session_item (self, session);
@@ -98,22 +96,21 @@ restore_item (SmNotifier *self, const char *key, GVariant *fields)
           || !g_variant_lookup (fields, "expired", "b", &item->expired))
         g_hash_table_remove (self->items, key);
     }
-  else if (g_str_equal (key, SM_ITEM_MISSED_KEY) && g_variant_lookup (fields, "text", "&s", &text))
+  else if (g_str_equal (key, SM_NOTIFIER_ITEM_MISSED_KEY)
+           && g_variant_lookup (fields, "text", "&s", &text))
     {
-      item = sm_item_new (SM_ITEM_NOTICE, SM_ITEM_MISSED_KEY, "");
+      item = sm_notifier_item_new (SM_NOTIFIER_ITEM_NOTICE, SM_NOTIFIER_ITEM_MISSED_KEY, "");
       item->text = g_strdup (text);
       g_hash_table_replace (self->items, item->key, item);
     }
 }
 
 gboolean
-sm_notifier_restore (SmNotifier *self, GVariant *saved, GError **error)
+sm_notifier_state_restore (SmNotifier *self, GVariant *saved, GError **error)
 {
   GVariantIter iter;
   const char *key;
   GVariant *fields;
-
-  g_return_val_if_fail (SM_IS_NOTIFIER (self), FALSE);
 
   if (!g_variant_is_of_type (saved, G_VARIANT_TYPE_VARDICT))
     {
@@ -138,14 +135,12 @@ sm_notifier_restore (SmNotifier *self, GVariant *saved, GError **error)
 }
 
 void
-sm_notifier_announce_missed (SmNotifier *self, gint64 now)
+sm_notifier_state_announce_missed (SmNotifier *self, gint64 now)
 {
   g_autoptr (GPtrArray) sessions = NULL;
   g_autoptr (GPtrArray) requests = NULL;
   guint n_sessions = 0, n_requests = 0;
-  SmItem *item;
-
-  g_return_if_fail (SM_IS_NOTIFIER (self));
+  SmNotifierItem *item;
 
   /* Their own notices (a warning left on screen, a request posted anew) would
    * only say again what the one notice says: they go. */
@@ -153,31 +148,27 @@ sm_notifier_announce_missed (SmNotifier *self, gint64 now)
   for (guint i = 0; i < sessions->len; i++)
     {
       const SmSession *session = sessions->pdata[i];
-      g_autofree char *key = NULL;
 
       if (session->expires_at > now)
         continue;
       n_sessions++;
       g_hash_table_add (self->missed, g_strdup (session->id));
-      key = g_strconcat (SM_ITEM_SESSION_PREFIX, session->id, NULL);
-      sm_notifier_withdraw (self, key);
+      sm_notifier_withdraw (self, SM_NOTIFIER_ITEM_SESSION_PREFIX, session->id);
     }
   requests = sm_requests_list (self->requests);
   for (guint i = 0; i < requests->len; i++)
     {
       const SmRequest *request = requests->pdata[i];
-      g_autofree char *key = NULL;
 
       if (request->expires_at > now)
         continue;
       n_requests++;
-      key = g_strconcat (SM_ITEM_REQUEST_PREFIX, request->id, NULL);
-      sm_notifier_withdraw (self, key);
+      sm_notifier_withdraw (self, SM_NOTIFIER_ITEM_REQUEST_PREFIX, request->id);
     }
   if (n_sessions == 0 && n_requests == 0)
     return;
 
-  item = sm_item_new (SM_ITEM_NOTICE, SM_ITEM_MISSED_KEY, "");
+  item = sm_notifier_item_new (SM_NOTIFIER_ITEM_NOTICE, SM_NOTIFIER_ITEM_MISSED_KEY, "");
   item->text = sm_notify_text_missed_body (n_sessions, n_requests);
   g_hash_table_replace (self->items, item->key, item);
   sm_notifier_queue_layout (self);

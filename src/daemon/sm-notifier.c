@@ -6,6 +6,8 @@
 
 #include "sm-notifier-private.h"
 
+#include "sm-app-launcher.h"
+
 #include <string.h>
 
 enum
@@ -23,366 +25,7 @@ G_DEFINE_TYPE_WITH_CODE (SmNotifier,
                          G_TYPE_OBJECT,
                          G_IMPLEMENT_INTERFACE (SM_TYPE_STORABLE, sm_notifier_storable_init))
 
-void
-sm_notifier_changed (SmNotifier *self)
-{
-  sm_storable_changed (SM_STORABLE (self), SM_NOTIFIER_STATE_ID);
-}
-
-/* Bounds on the calls a server that does not answer can hold: one Notify
- * per item on screen and some slack for the ones withdrawn on their way;
- * closes are fire-and-forget. */
-#define SM_NOTIFIER_MAX_NOTIFIES (2 * (SM_NOTIFIER_MAX_ON_SCREEN + 1))
-#define SM_NOTIFIER_MAX_CLOSES 32
-#define SM_NOTIFIER_STALL_SECONDS 25
-#define SM_NOTIFIER_RETRY_SECONDS 5
-
-/* A Notify on its way: its answer goes to the item @key if that still waits
- * for @serial; otherwise the notification is unwanted and closed. */
-typedef struct
-{
-  SmNotifier *self; /* (unowned) alive unless the call was cancelled */
-  char *key;
-  guint serial;
-} SmPost;
-
-static void
-sm_post_free (SmPost *post)
-{
-  g_free (post->key);
-  g_free (post);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmPost, sm_post_free)
-
-static gboolean
-on_stalled (gpointer user_data)
-{
-  SmNotifier *self = user_data;
-
-  self->stall_id = 0;
-  if (!self->said_stalled)
-    g_message ("The notification server has not answered for %d s; notifications wait for it "
-               "(at most %d calls), nothing else does",
-               SM_NOTIFIER_STALL_SECONDS, SM_NOTIFIER_MAX_NOTIFIES + SM_NOTIFIER_MAX_CLOSES);
-  self->said_stalled = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Called on every answer: the stall clock runs while calls are in flight
- * and no answer comes. */
-static void
-sm_notifier_watch_stall (SmNotifier *self, gboolean answered)
-{
-  if (answered)
-    {
-      g_clear_handle_id (&self->stall_id, g_source_remove);
-      if (self->said_stalled)
-        g_message ("The notification server answers again");
-      self->said_stalled = FALSE;
-    }
-  if (self->stall_id == 0 && self->notifies_in_flight + self->closes_in_flight > 0)
-    self->stall_id = g_timeout_add_seconds (SM_NOTIFIER_STALL_SECONDS, on_stalled, self);
-}
-
-static void
-on_close_done (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (GVariant) reply = NULL;
-  g_autoptr (GError) error = NULL;
-  SmNotifier *self = user_data;
-
-  reply = sm_notify_server_call_finish (result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  if (reply == NULL)
-    g_debug ("Closing a notification failed: %s", error->message);
-  self->closes_in_flight--;
-  sm_notifier_watch_stall (self, TRUE);
-}
-
-/* Closes a notification we know only by its id. */
-static void
-sm_notifier_close_id (SmNotifier *self, guint32 id)
-{
-  if (id == 0 || !sm_notify_server_is_ready (self->server))
-    return;
-  if (self->closes_in_flight >= SM_NOTIFIER_MAX_CLOSES)
-    {
-      if (!self->said_close_dropped)
-        g_message ("The notification server does not answer CloseNotification; "
-                   "notification %u is left to it",
-                   id);
-      self->said_close_dropped = TRUE;
-      return;
-    }
-  if (sm_notify_server_call (self->server, "CloseNotification", g_variant_new ("(u)", id),
-                             on_close_done, self))
-    {
-      self->closes_in_flight++;
-      sm_notifier_watch_stall (self, FALSE);
-    }
-}
-
-/* Withdraws the item's notification from the screen. */
-static void
-sm_notifier_close (SmNotifier *self, SmItem *item)
-{
-  if (!sm_item_is_posted (item))
-    return;
-  sm_notifier_close_id (self, item->id);
-  /* A Notify still on its way is closed when its answer comes. */
-  item->id = 0;
-  item->pending = 0;
-  sm_notifier_changed (self);
-}
-
-static SmItem *
-sm_notifier_lookup (SmNotifier *self, const char *key)
-{
-  if (g_str_equal (key, self->summary->key))
-    return self->summary;
-  return g_hash_table_lookup (self->items, key);
-}
-
-static gboolean
-on_retry (gpointer user_data)
-{
-  SmNotifier *self = user_data;
-
-  self->retry_id = 0;
-  sm_notifier_queue_layout (self);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_notify_done (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (SmPost) post = user_data;
-  g_autoptr (GVariant) reply = NULL;
-  g_autoptr (GError) error = NULL;
-  SmNotifier *self;
-  SmItem *item;
-  guint32 id = 0;
-
-  reply = sm_notify_server_call_finish (result, &error);
-  /* The server left, or we are going: nothing of ours to update. */
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  self = post->self;
-  self->notifies_in_flight--;
-  sm_notifier_watch_stall (self, TRUE);
-  if (reply != NULL)
-    g_variant_get (reply, "(u)", &id);
-  item = sm_notifier_lookup (self, post->key);
-  if (item == NULL || item->pending != post->serial)
-    {
-      /* Withdrawn on its way: no dead button stays on screen. */
-      sm_notifier_close_id (self, id);
-    }
-  else
-    {
-      item->pending = 0;
-      /* Always the id the server returns: replacing one already closed
-       * yields a new one. */
-      item->id = id;
-      if (reply == NULL)
-        {
-          if (!self->said_show_failed)
-            g_warning ("Could not show a notification: %s", error->message);
-          self->said_show_failed = TRUE;
-          if (self->retry_id == 0)
-            self->retry_id = g_timeout_add_seconds (SM_NOTIFIER_RETRY_SECONDS, on_retry, self);
-        }
-      sm_notifier_changed (self);
-      if (item->dirty)
-        self->held = TRUE;
-    }
-  if (self->held)
-    {
-      self->held = FALSE;
-      sm_notifier_queue_layout (self);
-    }
-}
-
-/* Posts @item, or updates it in place, without waiting for the server: its
- * answer (the id) comes to on_notify_done(). Requests are never updated in
- * place (GNOME Shell 43 drops the buttons of an updated banner): they are
- * closed and posted anew. */
-static void
-sm_notifier_post (SmNotifier *self, SmItem *item, guint n_requests, guint n_sessions)
-{
-  SmPost *post;
-  GVariant *params;
-
-  if (!sm_notify_server_is_ready (self->server))
-    return;
-  /* One Notify per item at a time and a bounded number in all; the item
-   * keeps what it wants to show, and the next answer lays out again. */
-  if (item->pending != 0 || self->notifies_in_flight >= SM_NOTIFIER_MAX_NOTIFIES)
-    {
-      self->held = TRUE;
-      return;
-    }
-  if (item->kind == SM_ITEM_REQUEST && item->id != 0)
-    sm_notifier_close (self, item);
-  /* A notification a previous run left up is taken over in place, so no
-   * dead button stays on screen. Not for requests: see above. */
-  if (item->id == 0 && self->adopt != NULL && item->kind != SM_ITEM_REQUEST)
-    {
-      item->id = (guint32) GPOINTER_TO_INT (g_hash_table_lookup (self->adopt, item->key));
-      g_hash_table_remove (self->adopt, item->key);
-    }
-  params = sm_item_notify_params (item, item == self->summary, n_requests, n_sessions,
-                                  sm_notify_server_has_body_markup (self->server), item->id);
-  if (++self->serial == 0)
-    self->serial++;
-  post = g_new0 (SmPost, 1);
-  post->self = self;
-  post->key = g_strdup (item->key);
-  post->serial = self->serial;
-  sm_notify_server_call (self->server, "Notify", params, on_notify_done, post);
-  item->pending = self->serial;
-  item->dirty = FALSE;
-  item->acted = FALSE;
-  self->notifies_in_flight++;
-  sm_notifier_watch_stall (self, FALSE);
-}
-
-static gint
-compare_items (gconstpointer a, gconstpointer b)
-{
-  const SmItem *ia = *(const SmItem *const *) a;
-  const SmItem *ib = *(const SmItem *const *) b;
-
-  if (ia->kind != ib->kind)
-    return ia->kind == SM_ITEM_REQUEST ? -1 : ib->kind == SM_ITEM_REQUEST ? 1 : 0;
-  if (ia->expires_at != ib->expires_at)
-    return ia->expires_at < ib->expires_at ? -1 : 1;
-  return strcmp (ia->key, ib->key);
-}
-
-/* Whether the layout takes the previous run's notification @key over: only
- * what is shown now, and never a request. */
-static gboolean
-adopts (GPtrArray *list, guint n_shown, const char *key)
-{
-  if (g_str_equal (key, SM_ITEM_SUMMARY_KEY))
-    return n_shown < list->len;
-  for (guint i = 0; i < n_shown; i++)
-    {
-      SmItem *item = list->pdata[i];
-
-      if (item->kind != SM_ITEM_REQUEST && g_str_equal (item->key, key))
-        return !sm_item_is_posted (item) || item->dirty;
-    }
-  return FALSE;
-}
-
-/* Closes what a previous run left up and this layout does not take over,
- * before posting: the server must never hold more than three. */
-static void
-close_leftovers (SmNotifier *self, GPtrArray *list, guint n_shown)
-{
-  GHashTableIter iter;
-  gpointer key, value;
-  gboolean closed = FALSE;
-
-  if (self->adopt == NULL)
-    return;
-  g_hash_table_iter_init (&iter, self->adopt);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    if (!adopts (list, n_shown, key))
-      {
-        sm_notifier_close_id (self, (guint32) GPOINTER_TO_INT (value));
-        g_hash_table_iter_remove (&iter);
-        closed = TRUE;
-      }
-  if (g_hash_table_size (self->adopt) == 0)
-    g_clear_pointer (&self->adopt, g_hash_table_unref);
-  if (closed)
-    sm_notifier_changed (self);
-}
-
-/* Requests before sessions, sooner before later; at most three on screen,
- * and with more, the first two plus the summary of the rest. */
-static gboolean
-sm_notifier_layout (gpointer user_data)
-{
-  SmNotifier *self = user_data;
-  g_autoptr (GPtrArray) list = g_ptr_array_new ();
-  GHashTableIter iter;
-  gpointer value;
-  guint n_shown, n_requests = 0, n_sessions = 0;
-
-  self->layout_id = 0;
-  if (!sm_notify_server_is_ready (self->server))
-    return G_SOURCE_REMOVE;
-
-  g_hash_table_iter_init (&iter, self->items);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (list, value);
-  g_ptr_array_sort (list, compare_items);
-
-  n_shown = list->len <= SM_NOTIFIER_MAX_ON_SCREEN ? list->len : SM_NOTIFIER_MAX_ON_SCREEN - 1;
-  /* Make room first, so the server never holds more than three. */
-  for (guint i = n_shown; i < list->len; i++)
-    {
-      SmItem *item = list->pdata[i];
-
-      sm_notifier_close (self, item);
-      if (item->kind == SM_ITEM_REQUEST)
-        n_requests++;
-      else
-        n_sessions++;
-    }
-  if (n_shown == list->len)
-    sm_notifier_close (self, self->summary);
-  close_leftovers (self, list, n_shown);
-
-  for (guint i = 0; i < n_shown; i++)
-    {
-      SmItem *item = list->pdata[i];
-
-      if (!sm_item_is_posted (item) || item->dirty)
-        sm_notifier_post (self, item, 0, 0);
-    }
-  /* The summary is updated in place, and only when its counts change. */
-  if (n_shown < list->len
-      && (!sm_item_is_posted (self->summary) || self->summary_requests != n_requests
-          || self->summary_sessions != n_sessions))
-    {
-      self->summary_requests = n_requests;
-      self->summary_sessions = n_sessions;
-      sm_notifier_post (self, self->summary, n_requests, n_sessions);
-    }
-
-  /* Whatever was to be taken over and could not be posted is closed. */
-  close_leftovers (self, list, 0);
-  return G_SOURCE_REMOVE;
-}
-
-/* Coalesced: 10 000 sessions expiring at once lay out once. */
-void
-sm_notifier_queue_layout (SmNotifier *self)
-{
-  if (self->layout_id == 0 && sm_notify_server_is_ready (self->server))
-    self->layout_id = g_idle_add (sm_notifier_layout, self);
-}
-
-void
-sm_notifier_withdraw (SmNotifier *self, const char *key)
-{
-  SmItem *item = g_hash_table_lookup (self->items, key);
-
-  if (item == NULL)
-    return;
-  sm_notifier_close (self, item);
-  g_hash_table_remove (self->items, key);
-  sm_notifier_queue_layout (self);
-}
-
-static SmItem *
+static SmNotifierItem *
 sm_notifier_find (SmNotifier *self, guint32 id)
 {
   GHashTableIter iter;
@@ -394,13 +37,13 @@ sm_notifier_find (SmNotifier *self, guint32 id)
     return self->summary;
   g_hash_table_iter_init (&iter, self->items);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (((SmItem *) value)->id == id)
+    if (((SmNotifierItem *) value)->id == id)
       return value;
   return NULL;
 }
 
 static void
-emit_action (SmNotifier *self, SmItem *item, const char *action)
+emit_action (SmNotifier *self, SmNotifierItem *item, const char *action)
 {
   GVariantBuilder data;
 
@@ -418,7 +61,7 @@ emit_action (SmNotifier *self, SmItem *item, const char *action)
  * room. Closing the summary lets go of the informational items it counted;
  * pending requests come back. */
 static void
-sm_notifier_forget (SmNotifier *self, SmItem *item)
+sm_notifier_forget (SmNotifier *self, SmNotifierItem *item)
 {
   if (item == self->summary)
     {
@@ -429,7 +72,8 @@ sm_notifier_forget (SmNotifier *self, SmItem *item)
       item->pending = 0;
       g_hash_table_iter_init (&iter, self->items);
       while (g_hash_table_iter_next (&iter, NULL, &value))
-        if (!sm_item_is_posted (value) && ((SmItem *) value)->kind != SM_ITEM_REQUEST)
+        if (!sm_notifier_item_is_posted (value)
+            && ((SmNotifierItem *) value)->kind != SM_NOTIFIER_ITEM_REQUEST)
           g_hash_table_iter_remove (&iter);
     }
   else
@@ -441,14 +85,14 @@ sm_notifier_forget (SmNotifier *self, SmItem *item)
 /* Any click settles the notification: it is not resident, and servers that
  * keep it up after an action (dunst) must not leave a stale "please sign". */
 static void
-on_action_invoked (SmNotifyServer *server G_GNUC_UNUSED,
+on_action_invoked (SmNotifierServer *server G_GNUC_UNUSED,
                    guint id,
                    const char *action,
                    SmNotifier *self)
 {
   g_autofree char *app_id = NULL;
   g_autofree char *token = NULL;
-  SmItem *item = sm_notifier_find (self, id);
+  SmNotifierItem *item = sm_notifier_find (self, id);
 
   if (item == NULL)
     return;
@@ -465,16 +109,16 @@ on_action_invoked (SmNotifyServer *server G_GNUC_UNUSED,
   sm_notifier_close (self, item);
   sm_notifier_forget (self, item);
   if (app_id != NULL)
-    sm_notify_launch_app (app_id, token);
+    sm_app_launcher_launch (app_id, token);
 }
 
 static void
-on_activation_token (SmNotifyServer *server G_GNUC_UNUSED,
+on_activation_token (SmNotifierServer *server G_GNUC_UNUSED,
                      guint id,
                      const char *token,
                      SmNotifier *self)
 {
-  SmItem *item = sm_notifier_find (self, id);
+  SmNotifierItem *item = sm_notifier_find (self, id);
 
   if (item != NULL)
     {
@@ -484,16 +128,16 @@ on_activation_token (SmNotifyServer *server G_GNUC_UNUSED,
 }
 
 static void
-on_closed (SmNotifyServer *server G_GNUC_UNUSED, guint id, guint reason, SmNotifier *self)
+on_closed (SmNotifierServer *server G_GNUC_UNUSED, guint id, guint reason, SmNotifier *self)
 {
-  SmItem *item = sm_notifier_find (self, id);
+  SmNotifierItem *item = sm_notifier_find (self, id);
 
   if (item == NULL)
     return;
   /* After a click the server tidies up with reason 2: not a dismiss. */
-  if (reason == SM_NOTIFY_CLOSED_DISMISSED && !item->acted && item->session_id != NULL)
+  if (reason == SM_NOTIFIER_SERVER_CLOSED_DISMISSED && !item->acted && item->session_id != NULL)
     emit_action (self, item, "dismiss");
-  if (reason != SM_NOTIFY_CLOSED_BY_CALL)
+  if (reason != SM_NOTIFIER_SERVER_CLOSED_BY_CALL)
     {
       item->id = 0;
       sm_notifier_forget (self, item);
@@ -501,36 +145,15 @@ on_closed (SmNotifyServer *server G_GNUC_UNUSED, guint id, guint reason, SmNotif
 }
 
 static void
-on_server_ready (SmNotifyServer *server G_GNUC_UNUSED, SmNotifier *self)
+on_server_ready (SmNotifierServer *server G_GNUC_UNUSED, SmNotifier *self)
 {
   sm_notifier_queue_layout (self);
 }
 
-/* Its ids mean nothing to the next server: everything is posted anew. */
 static void
-on_server_vanished (SmNotifyServer *server G_GNUC_UNUSED, SmNotifier *self)
+on_server_vanished (SmNotifierServer *server G_GNUC_UNUSED, SmNotifier *self)
 {
-  GHashTableIter iter;
-  gpointer value;
-
-  g_clear_handle_id (&self->layout_id, g_source_remove);
-  g_clear_handle_id (&self->retry_id, g_source_remove);
-  g_clear_handle_id (&self->stall_id, g_source_remove);
-  /* Its calls in flight were cancelled with it. */
-  self->notifies_in_flight = 0;
-  self->closes_in_flight = 0;
-  self->held = FALSE;
-  self->said_stalled = FALSE;
-  self->said_close_dropped = FALSE;
-  g_hash_table_iter_init (&iter, self->items);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      ((SmItem *) value)->id = 0;
-      ((SmItem *) value)->pending = 0;
-    }
-  self->summary->id = 0;
-  self->summary->pending = 0;
-  sm_notifier_changed (self);
+  sm_notifier_unpost_all (self);
 }
 
 static void
@@ -539,10 +162,11 @@ on_request_registered (SmRequests *requests G_GNUC_UNUSED,
                        gboolean replaced G_GNUC_UNUSED,
                        SmNotifier *self)
 {
-  SmItem *item = sm_item_new (SM_ITEM_REQUEST, SM_ITEM_REQUEST_PREFIX, request->id);
+  SmNotifierItem *item =
+      sm_notifier_item_new (SM_NOTIFIER_ITEM_REQUEST, SM_NOTIFIER_ITEM_REQUEST_PREFIX, request->id);
 
   /* A replaced request's notification is withdrawn and posted anew. */
-  sm_notifier_withdraw (self, item->key);
+  sm_notifier_withdraw (self, SM_NOTIFIER_ITEM_REQUEST_PREFIX, request->id);
   item->expires_at = request->expires_at;
   item->session_id = g_strdup (request->session_id);
   item->request_id = g_strdup (request->id);
@@ -558,9 +182,7 @@ on_request_registered (SmRequests *requests G_GNUC_UNUSED,
 static void
 on_request_gone (SmRequests *requests G_GNUC_UNUSED, const SmRequest *request, SmNotifier *self)
 {
-  g_autofree char *key = g_strconcat (SM_ITEM_REQUEST_PREFIX, request->id, NULL);
-
-  sm_notifier_withdraw (self, key);
+  sm_notifier_withdraw (self, SM_NOTIFIER_ITEM_REQUEST_PREFIX, request->id);
 }
 
 static void
@@ -572,41 +194,23 @@ on_request_unregistered (SmRequests *requests,
   on_request_gone (requests, request, self);
 }
 
+/* Whatever the session showed or was counted in is stale. */
+static void
+forget_session (SmNotifier *self, const SmSession *session)
+{
+  g_hash_table_remove (self->missed, session->id);
+  sm_notifier_withdraw (self, SM_NOTIFIER_ITEM_SESSION_PREFIX, session->id);
+}
+
 static void
 on_session_registered (SmSessions *sessions G_GNUC_UNUSED,
                        const SmSession *session,
                        gboolean replaced,
                        SmNotifier *self)
 {
-  g_autofree char *key = g_strconcat (SM_ITEM_SESSION_PREFIX, session->id, NULL);
-
   /* Re-registered: its warnings are re-armed, the old one is stale. */
   if (replaced)
-    {
-      g_hash_table_remove (self->missed, session->id);
-      sm_notifier_withdraw (self, key);
-    }
-}
-
-/* The session's one notification, replaced in place by the next warning and
- * by the expiry notice. */
-SmItem *
-sm_notifier_session_item (SmNotifier *self, const SmSession *session)
-{
-  g_autofree char *key = g_strconcat (SM_ITEM_SESSION_PREFIX, session->id, NULL);
-  SmItem *item = g_hash_table_lookup (self->items, key);
-
-  if (item == NULL)
-    {
-      item = sm_item_new (SM_ITEM_SESSION, SM_ITEM_SESSION_PREFIX, session->id);
-      item->session_id = g_strdup (session->id);
-      item->url = g_strdup (session->url);
-      item->app_id = g_strdup (session->app_id);
-      g_hash_table_replace (self->items, item->key, item);
-    }
-  item->expires_at = session->expires_at;
-  item->dirty = TRUE;
-  return item;
+    forget_session (self, session);
 }
 
 static void
@@ -639,10 +243,7 @@ on_session_unregistered (SmSessions *sessions G_GNUC_UNUSED,
                          const char *reason G_GNUC_UNUSED,
                          SmNotifier *self)
 {
-  g_autofree char *key = g_strconcat (SM_ITEM_SESSION_PREFIX, session->id, NULL);
-
-  g_hash_table_remove (self->missed, session->id);
-  sm_notifier_withdraw (self, key);
+  forget_session (self, session);
 }
 
 static void
@@ -658,10 +259,10 @@ sm_notifier_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->server, self);
   g_clear_object (&self->sessions);
   g_clear_object (&self->requests);
+  g_clear_pointer (&self->calls, sm_notifier_calls_free);
   g_clear_object (&self->server);
   g_clear_handle_id (&self->layout_id, g_source_remove);
   g_clear_handle_id (&self->retry_id, g_source_remove);
-  g_clear_handle_id (&self->stall_id, g_source_remove);
 
   G_OBJECT_CLASS (sm_notifier_parent_class)->dispose (object);
 }
@@ -673,7 +274,7 @@ sm_notifier_finalize (GObject *object)
 
   /* Left on screen on purpose: the next run takes them over. */
   g_clear_pointer (&self->items, g_hash_table_unref);
-  g_clear_pointer (&self->summary, sm_item_free);
+  g_clear_pointer (&self->summary, sm_notifier_item_free);
   g_clear_pointer (&self->adopt, g_hash_table_unref);
   g_clear_pointer (&self->missed, g_hash_table_unref);
 
@@ -698,8 +299,8 @@ static void
 sm_notifier_init (SmNotifier *self)
 {
   self->items =
-      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sm_item_free);
-  self->summary = sm_item_new (SM_ITEM_SESSION, SM_ITEM_SUMMARY_KEY, "");
+      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sm_notifier_item_free);
+  self->summary = sm_notifier_item_new (SM_NOTIFIER_ITEM_SESSION, SM_NOTIFIER_ITEM_SUMMARY_KEY, "");
   self->missed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
@@ -719,7 +320,8 @@ sm_notifier_new (SmSessions *sessions, SmRequests *requests)
   g_signal_connect (requests, "request-expired", G_CALLBACK (on_request_gone), self);
   g_signal_connect (requests, "request-unregistered", G_CALLBACK (on_request_unregistered), self);
 
-  self->server = sm_notify_server_new ();
+  self->server = sm_notifier_server_new ();
+  self->calls = sm_notifier_calls_new (self->server);
   g_signal_connect (self->server, "ready", G_CALLBACK (on_server_ready), self);
   g_signal_connect (self->server, "vanished", G_CALLBACK (on_server_vanished), self);
   g_signal_connect (self->server, "action-invoked", G_CALLBACK (on_action_invoked), self);
@@ -733,13 +335,13 @@ sm_notifier_new (SmSessions *sessions, SmRequests *requests)
 static GVariant *
 sm_notifier_serialize (SmStorable *storable, const char *id G_GNUC_UNUSED)
 {
-  return sm_notifier_save (SM_NOTIFIER (storable));
+  return sm_notifier_state_save (SM_NOTIFIER (storable));
 }
 
 static gboolean
 sm_notifier_storable_restore (SmStorable *storable, GVariant *entry, GError **error)
 {
-  return sm_notifier_restore (SM_NOTIFIER (storable), entry, error);
+  return sm_notifier_state_restore (SM_NOTIFIER (storable), entry, error);
 }
 
 static void
@@ -747,4 +349,28 @@ sm_notifier_storable_init (SmStorableInterface *iface)
 {
   iface->serialize = sm_notifier_serialize;
   iface->restore = sm_notifier_storable_restore;
+}
+
+GVariant *
+sm_notifier_save (SmNotifier *self)
+{
+  g_return_val_if_fail (SM_IS_NOTIFIER (self), NULL);
+
+  return sm_notifier_state_save (self);
+}
+
+gboolean
+sm_notifier_restore (SmNotifier *self, GVariant *saved, GError **error)
+{
+  g_return_val_if_fail (SM_IS_NOTIFIER (self), FALSE);
+
+  return sm_notifier_state_restore (self, saved, error);
+}
+
+void
+sm_notifier_announce_missed (SmNotifier *self, gint64 now)
+{
+  g_return_if_fail (SM_IS_NOTIFIER (self));
+
+  sm_notifier_state_announce_missed (self, now);
 }

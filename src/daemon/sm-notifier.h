@@ -13,10 +13,9 @@ G_BEGIN_DECLS
 
 /* Desktop notifications for the sessions' warnings and expiries and for
  * pending signing requests, and the user's clicks on them as the
- * "action-invoked" signal (action, a{sv} data). This file decides what is
- * on screen: at most three, the overflow merged into one summary
- * notification. The server connection is sm-notify-server.c, the texts
- * sm-notify-text.c.
+ * "action-invoked" signal (action, a{sv} data). It decides what is on
+ * screen: at most three, the overflow merged into one summary notification.
+ * Its parts, one file each, are listed in sm-notifier-private.h.
  *
  * The ids on screen are durable state: "changed" (id, always
  * SM_NOTIFIER_STATE_ID) says that sm_notifier_save() changed, the shape of

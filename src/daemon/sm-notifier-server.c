@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 
-#define G_LOG_DOMAIN "sm-notify-server"
+#define G_LOG_DOMAIN "sm-notifier-server"
 
 #include "config.h"
 
-#include "sm-notify-server.h"
-
-#include <gio/gdesktopappinfo.h>
+#include "sm-notifier-server.h"
 
 #define NOTIFICATIONS_NAME "org.freedesktop.Notifications"
 #define NOTIFICATIONS_PATH "/org/freedesktop/Notifications"
@@ -14,7 +12,7 @@
 #define CAPS_ATTEMPTS_MAX 5
 #define CAPS_RETRY_MS 300
 
-struct _SmNotifyServer
+struct _SmNotifierServer
 {
   GObject parent_instance;
 
@@ -43,116 +41,7 @@ enum
 
 static guint signals[N_SIGNALS];
 
-G_DEFINE_TYPE (SmNotifyServer, sm_notify_server, G_TYPE_OBJECT)
-
-/* Hands the notification's activation token to a D-Bus-activated app too:
- * GLib asks the launch context for it, and the base class has none. */
-#define SM_TYPE_LAUNCH_CONTEXT (sm_launch_context_get_type ())
-G_DECLARE_FINAL_TYPE (SmLaunchContext, sm_launch_context, SM, LAUNCH_CONTEXT, GAppLaunchContext)
-
-struct _SmLaunchContext
-{
-  GAppLaunchContext parent_instance;
-  char *token;
-};
-
-G_DEFINE_TYPE (SmLaunchContext, sm_launch_context, G_TYPE_APP_LAUNCH_CONTEXT)
-
-static char *
-sm_launch_context_get_startup_notify_id (GAppLaunchContext *context,
-                                         GAppInfo *info G_GNUC_UNUSED,
-                                         GList *files G_GNUC_UNUSED)
-{
-  return g_strdup (SM_LAUNCH_CONTEXT (context)->token);
-}
-
-static void
-sm_launch_context_finalize (GObject *object)
-{
-  g_free (SM_LAUNCH_CONTEXT (object)->token);
-  G_OBJECT_CLASS (sm_launch_context_parent_class)->finalize (object);
-}
-
-static void
-sm_launch_context_class_init (SmLaunchContextClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = sm_launch_context_finalize;
-  G_APP_LAUNCH_CONTEXT_CLASS (klass)->get_startup_notify_id =
-      sm_launch_context_get_startup_notify_id;
-}
-
-static void
-sm_launch_context_init (SmLaunchContext *self G_GNUC_UNUSED)
-{
-}
-
-typedef struct
-{
-  char *app_id;
-  char *token; /* (nullable) */
-} SmLaunch;
-
-static void
-sm_launch_free (SmLaunch *launch)
-{
-  g_free (launch->app_id);
-  g_free (launch->token);
-  g_free (launch);
-}
-
-/* In a worker thread: GLib reads the desktop files, and launches over the
- * shared session-bus connection (it D-Bus-activates the app, or announces
- * the launch), connecting it synchronously when it is not there yet. */
-static void
-launch_in_thread (GTask *task,
-                  gpointer source G_GNUC_UNUSED,
-                  gpointer task_data,
-                  GCancellable *cancellable G_GNUC_UNUSED)
-{
-  SmLaunch *launch = task_data;
-  g_autofree char *desktop_id = g_strconcat (launch->app_id, ".desktop", NULL);
-  g_autoptr (GDesktopAppInfo) info = g_desktop_app_info_new (desktop_id);
-  g_autoptr (GDBusConnection) bus = NULL;
-  g_autoptr (SmLaunchContext) context = NULL;
-  g_autoptr (GError) error = NULL;
-
-  if (info == NULL)
-    {
-      g_info ("No application %s to launch", desktop_id);
-      g_task_return_boolean (task, FALSE);
-      return;
-    }
-  /* The connection GLib will use: it must not exit() the daemon when the
-   * bus goes away, as the shared one does by default. */
-  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
-  if (bus != NULL)
-    g_dbus_connection_set_exit_on_close (bus, FALSE);
-  context = g_object_new (SM_TYPE_LAUNCH_CONTEXT, NULL);
-  if (launch->token != NULL)
-    {
-      /* Wayland lets the app take focus only with the click's token. */
-      context->token = g_strdup (launch->token);
-      g_app_launch_context_setenv (G_APP_LAUNCH_CONTEXT (context), "XDG_ACTIVATION_TOKEN",
-                                   launch->token);
-      g_app_launch_context_setenv (G_APP_LAUNCH_CONTEXT (context), "DESKTOP_STARTUP_ID",
-                                   launch->token);
-    }
-  if (!g_app_info_launch (G_APP_INFO (info), NULL, G_APP_LAUNCH_CONTEXT (context), &error))
-    g_info ("Could not launch %s: %s", desktop_id, error->message);
-  g_task_return_boolean (task, error == NULL);
-}
-
-void
-sm_notify_launch_app (const char *app_id, const char *token)
-{
-  g_autoptr (GTask) task = g_task_new (NULL, NULL, NULL, NULL);
-  SmLaunch *launch = g_new0 (SmLaunch, 1);
-
-  launch->app_id = g_strdup (app_id);
-  launch->token = g_strdup (token);
-  g_task_set_task_data (task, launch, (GDestroyNotify) sm_launch_free);
-  g_task_run_in_thread (task, launch_in_thread);
-}
+G_DEFINE_TYPE (SmNotifierServer, sm_notifier_server, G_TYPE_OBJECT)
 
 /* Subscribed with the server's unique name as sender, not its well-known
  * name (as libnotify's proxy did): GNOME Shell broadcasts every app's
@@ -167,7 +56,7 @@ on_server_signal (GDBusConnection *connection G_GNUC_UNUSED,
                   GVariant *parameters,
                   gpointer user_data)
 {
-  SmNotifyServer *self = user_data;
+  SmNotifierServer *self = user_data;
   guint32 id;
 
   if (g_strcmp0 (sender, self->server) != 0)
@@ -202,9 +91,9 @@ on_server_signal (GDBusConnection *connection G_GNUC_UNUSED,
 static void on_capabilities (GObject *source, GAsyncResult *result, gpointer user_data);
 
 static gboolean
-sm_notify_server_get_capabilities (gpointer user_data)
+sm_notifier_server_get_capabilities (gpointer user_data)
 {
-  SmNotifyServer *self = user_data;
+  SmNotifierServer *self = user_data;
 
   self->caps_retry_id = 0;
   self->caps_attempts++;
@@ -222,7 +111,7 @@ on_capabilities (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GVariant) reply = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree const char **caps = NULL;
-  SmNotifyServer *self;
+  SmNotifierServer *self;
 
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -237,7 +126,8 @@ on_capabilities (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       /* A server may own its name a moment before it answers. */
       g_debug ("GetCapabilities failed, retrying: %s", error->message);
-      self->caps_retry_id = g_timeout_add (CAPS_RETRY_MS, sm_notify_server_get_capabilities, self);
+      self->caps_retry_id =
+          g_timeout_add (CAPS_RETRY_MS, sm_notifier_server_get_capabilities, self);
       return;
     }
   else
@@ -248,7 +138,7 @@ on_capabilities (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-sm_notify_server_disconnect (SmNotifyServer *self)
+sm_notifier_server_disconnect (SmNotifierServer *self)
 {
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
@@ -264,7 +154,7 @@ sm_notify_server_disconnect (SmNotifyServer *self)
 static void
 on_server_vanished (GDBusConnection *connection G_GNUC_UNUSED, const char *name, gpointer user_data)
 {
-  SmNotifyServer *self = user_data;
+  SmNotifierServer *self = user_data;
 
   /* The bus itself went away: the daemon handles that, and it is no news
    * about the notification server. */
@@ -274,7 +164,7 @@ on_server_vanished (GDBusConnection *connection G_GNUC_UNUSED, const char *name,
     g_message ("No notification server (%s); desktop notifications are off until one appears",
                name);
   self->said_no_server = TRUE;
-  sm_notify_server_disconnect (self);
+  sm_notifier_server_disconnect (self);
   g_signal_emit (self, signals[SIGNAL_VANISHED], 0);
 }
 
@@ -284,7 +174,7 @@ on_server_appeared (GDBusConnection *connection,
                     const char *owner,
                     gpointer user_data)
 {
-  SmNotifyServer *self = user_data;
+  SmNotifierServer *self = user_data;
 
   if (self->server != NULL)
     on_server_vanished (connection, name, self);
@@ -296,35 +186,35 @@ on_server_appeared (GDBusConnection *connection,
       G_DBUS_SIGNAL_FLAGS_NONE, on_server_signal, self, NULL);
   self->cancellable = g_cancellable_new ();
   self->caps_attempts = 0;
-  sm_notify_server_get_capabilities (self);
+  sm_notifier_server_get_capabilities (self);
 }
 
 gboolean
-sm_notify_server_is_ready (SmNotifyServer *self)
+sm_notifier_server_is_ready (SmNotifierServer *self)
 {
-  g_return_val_if_fail (SM_IS_NOTIFY_SERVER (self), FALSE);
+  g_return_val_if_fail (SM_IS_NOTIFIER_SERVER (self), FALSE);
 
   return self->ready;
 }
 
 gboolean
-sm_notify_server_has_body_markup (SmNotifyServer *self)
+sm_notifier_server_has_body_markup (SmNotifierServer *self)
 {
-  g_return_val_if_fail (SM_IS_NOTIFY_SERVER (self), FALSE);
+  g_return_val_if_fail (SM_IS_NOTIFIER_SERVER (self), FALSE);
 
   return self->body_markup;
 }
 
 gboolean
-sm_notify_server_call (SmNotifyServer *self,
-                       const char *method,
-                       GVariant *params,
-                       GAsyncReadyCallback callback,
-                       gpointer user_data)
+sm_notifier_server_call (SmNotifierServer *self,
+                         const char *method,
+                         GVariant *params,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data)
 {
   const GVariantType *reply_type;
 
-  g_return_val_if_fail (SM_IS_NOTIFY_SERVER (self), FALSE);
+  g_return_val_if_fail (SM_IS_NOTIFIER_SERVER (self), FALSE);
 
   if (!self->ready)
     {
@@ -340,7 +230,7 @@ sm_notify_server_call (SmNotifyServer *self,
 }
 
 GVariant *
-sm_notify_server_call_finish (GAsyncResult *result, GError **error)
+sm_notifier_server_call_finish (GAsyncResult *result, GError **error)
 {
   GObject *source = g_async_result_get_source_object (result);
   GVariant *reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, error);
@@ -350,23 +240,23 @@ sm_notify_server_call_finish (GAsyncResult *result, GError **error)
 }
 
 static void
-sm_notify_server_dispose (GObject *object)
+sm_notifier_server_dispose (GObject *object)
 {
-  SmNotifyServer *self = SM_NOTIFY_SERVER (object);
+  SmNotifierServer *self = SM_NOTIFIER_SERVER (object);
 
   g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
-  sm_notify_server_disconnect (self);
+  sm_notifier_server_disconnect (self);
   g_clear_object (&self->bus);
 
-  G_OBJECT_CLASS (sm_notify_server_parent_class)->dispose (object);
+  G_OBJECT_CLASS (sm_notifier_server_parent_class)->dispose (object);
 }
 
 static void
-sm_notify_server_class_init (SmNotifyServerClass *klass)
+sm_notifier_server_class_init (SmNotifierServerClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->dispose = sm_notify_server_dispose;
+  object_class->dispose = sm_notifier_server_dispose;
 
   signals[SIGNAL_READY] = g_signal_new ("ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                         NULL, NULL, NULL, G_TYPE_NONE, 0);
@@ -387,14 +277,14 @@ sm_notify_server_class_init (SmNotifyServerClass *klass)
 }
 
 static void
-sm_notify_server_init (SmNotifyServer *self G_GNUC_UNUSED)
+sm_notifier_server_init (SmNotifierServer *self G_GNUC_UNUSED)
 {
 }
 
-SmNotifyServer *
-sm_notify_server_new (void)
+SmNotifierServer *
+sm_notifier_server_new (void)
 {
-  SmNotifyServer *self = g_object_new (SM_TYPE_NOTIFY_SERVER, NULL);
+  SmNotifierServer *self = g_object_new (SM_TYPE_NOTIFIER_SERVER, NULL);
   g_autoptr (GError) error = NULL;
 
   /* GLib's shared session connection, apart from the daemon's own (which

@@ -15,16 +15,16 @@ G_BEGIN_DECLS
  * "action-invoked" (id, action), "activation-token" (id, token) and
  * "closed" (id, reason) as the server sends them. */
 
-#define SM_TYPE_NOTIFY_SERVER (sm_notify_server_get_type ())
-G_DECLARE_FINAL_TYPE (SmNotifyServer, sm_notify_server, SM, NOTIFY_SERVER, GObject)
+#define SM_TYPE_NOTIFIER_SERVER (sm_notifier_server_get_type ())
+G_DECLARE_FINAL_TYPE (SmNotifierServer, sm_notifier_server, SM, NOTIFIER_SERVER, GObject)
 
 /* NotificationClosed reasons. */
-#define SM_NOTIFY_CLOSED_DISMISSED 2
-#define SM_NOTIFY_CLOSED_BY_CALL 3
+#define SM_NOTIFIER_SERVER_CLOSED_DISMISSED 2
+#define SM_NOTIFIER_SERVER_CLOSED_BY_CALL 3
 
-SmNotifyServer *sm_notify_server_new (void);
-gboolean sm_notify_server_is_ready (SmNotifyServer *self);
-gboolean sm_notify_server_has_body_markup (SmNotifyServer *self);
+SmNotifierServer *sm_notifier_server_new (void);
+gboolean sm_notifier_server_is_ready (SmNotifierServer *self);
+gboolean sm_notifier_server_has_body_markup (SmNotifierServer *self);
 
 /* Calls @method ("Notify" or "CloseNotification") on the server, by its
  * unique name (never auto-starting one) and without a client-side timeout:
@@ -32,15 +32,11 @@ gboolean sm_notify_server_has_body_markup (SmNotifyServer *self);
  * it answers or leaves (then the call fails with G_IO_ERROR_CANCELLED, as
  * when this object goes). FALSE, and nothing sent, when no server is ready.
  * @params is consumed if floating. */
-gboolean sm_notify_server_call (SmNotifyServer *self,
-                                const char *method,
-                                GVariant *params,
-                                GAsyncReadyCallback callback,
-                                gpointer user_data);
-GVariant *sm_notify_server_call_finish (GAsyncResult *result, GError **error);
-
-/* Launches or raises @app_id (a desktop-file id without ".desktop") with the
- * click's activation token (nullable), in a worker thread: returns at once. */
-void sm_notify_launch_app (const char *app_id, const char *token);
+gboolean sm_notifier_server_call (SmNotifierServer *self,
+                                  const char *method,
+                                  GVariant *params,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+GVariant *sm_notifier_server_call_finish (GAsyncResult *result, GError **error);
 
 G_END_DECLS

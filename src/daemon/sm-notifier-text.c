@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 
-#define G_LOG_DOMAIN "sm-notify-text"
+#define G_LOG_DOMAIN "sm-notifier-text"
 
 #include "config.h"
 
-#include "sm-notify-text.h"
+#include "sm-notifier-text.h"
 
 #include "sm-sanitize.h"
 

@@ -9,24 +9,25 @@ G_BEGIN_DECLS
 /* One thing that wants room on screen and what its notification looks
  * like; private to the notifier (sm-notifier*.c). */
 
-#define SM_ITEM_SUMMARY_KEY "summary"
-#define SM_ITEM_MISSED_KEY "notice:missed"
-#define SM_ITEM_SESSION_PREFIX "session:"
-#define SM_ITEM_REQUEST_PREFIX "request:"
+#define SM_NOTIFIER_ITEM_SUMMARY_KEY "summary"
+#define SM_NOTIFIER_ITEM_MISSED_KEY "notice:missed"
+#define SM_NOTIFIER_ITEM_SESSION_PREFIX "session:"
+#define SM_NOTIFIER_ITEM_REQUEST_PREFIX "request:"
 
 typedef enum
 {
-  SM_ITEM_REQUEST,
-  SM_ITEM_NOTICE,
-  SM_ITEM_SESSION,
-} SmItemKind;
+  SM_NOTIFIER_ITEM_REQUEST,
+  SM_NOTIFIER_ITEM_NOTICE,
+  SM_NOTIFIER_ITEM_SESSION,
+} SmNotifierItemKind;
 
 /* Something that wants room on screen; shown on its own or counted in the
  * summary notification. */
 typedef struct
 {
-  SmItemKind kind;
-  char *key; /* "request:ID", "session:ID", SM_ITEM_MISSED_KEY or SM_ITEM_SUMMARY_KEY */
+  SmNotifierItemKind kind;
+  char *
+      key; /* "request:ID", "session:ID", SM_NOTIFIER_ITEM_MISSED_KEY or SM_NOTIFIER_ITEM_SUMMARY_KEY */
   gint64 expires_at;
   char *session_id; /* (nullable) */
   char *request_id; /* (nullable) */
@@ -43,20 +44,20 @@ typedef struct
   char *token;      /* (nullable) activation token of the last click */
   guint32 id;       /* the server's id while on screen, else 0 */
   guint pending;    /* serial of its Notify call in flight, else 0 */
-} SmItem;
+} SmNotifierItem;
 
-SmItem *sm_item_new (SmItemKind kind, const char *prefix, const char *id);
-void sm_item_free (SmItem *item);
+SmNotifierItem *sm_notifier_item_new (SmNotifierItemKind kind, const char *prefix, const char *id);
+void sm_notifier_item_free (SmNotifierItem *item);
 /* Whether it is on screen or on its way there (a Notify in flight). */
-gboolean sm_item_is_posted (const SmItem *item);
+gboolean sm_notifier_item_is_posted (const SmNotifierItem *item);
 /* The Notify call's parameters (susssasa{sv}i) that show @item (the summary
  * when @is_summary, with its counts), over the notification @replaces_id
  * when not 0. Floating. */
-GVariant *sm_item_notify_params (const SmItem *item,
-                                 gboolean is_summary,
-                                 guint n_requests,
-                                 guint n_sessions,
-                                 gboolean markup,
-                                 guint32 replaces_id);
+GVariant *sm_notifier_item_notify_params (const SmNotifierItem *item,
+                                          gboolean is_summary,
+                                          guint n_requests,
+                                          guint n_sessions,
+                                          gboolean markup,
+                                          guint32 replaces_id);
 
 G_END_DECLS
