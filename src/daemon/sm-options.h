@@ -6,14 +6,10 @@
 
 G_BEGIN_DECLS
 
-/* Validation shared by every method: a typed table per method for its a{sv}
- * options (unknown keys ignored, a known key of the wrong type rejected) and
- * the checks on ids, reasons and times the contract lists. Every failure is
- * SM_ERROR_INVALID_ARGS with a message naming the argument. */
-
-#define SM_ID_MAX_BYTES 255
-#define SM_TEXT_OPTION_MAX_BYTES 4096
-#define SM_MAX_AHEAD_MS ((gint64) 30 * 24 * 60 * 60 * 1000)
+/* A typed table per method for its a{sv} options (unknown keys ignored, a
+ * known key of the wrong type rejected) and the caps on a whole options dict.
+ * Every failure is SM_ERROR_INVALID_ARGS with a message naming the argument.
+ * The checks on ids, texts and times are in sm-checks.h. */
 
 /* The whole options dict of one call, whatever its keys, as serialized
  * (g_variant_get_size()). */
@@ -45,19 +41,5 @@ gboolean sm_options_validate (const SmOptionSpec *specs,
                               gsize n_specs,
                               GVariant *options,
                               GError **error);
-
-gboolean sm_check_text (const char *arg_name,
-                        const char *value,
-                        gsize min_bytes,
-                        gsize max_bytes,
-                        GError **error);
-gboolean sm_check_text_option (const char *key, GVariant *value, GError **error);
-gboolean sm_check_peer_text_option (const char *key, GVariant *value, GError **error);
-gboolean sm_check_id (const char *arg_name, const char *value, GError **error);
-gboolean sm_check_expires_at (const char *arg_name,
-                              gint64 expires_at,
-                              gint64 now_ms,
-                              GError **error);
-gboolean sm_check_saved_time (const char *arg_name, gint64 time_ms, gint64 now_ms, GError **error);
 
 G_END_DECLS

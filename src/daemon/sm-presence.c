@@ -4,6 +4,7 @@
 
 #include "sm-presence.h"
 
+#include "sm-checks.h"
 #include "sm-error.h"
 #include "sm-options.h"
 

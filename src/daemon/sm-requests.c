@@ -4,59 +4,37 @@
 
 #include "sm-requests.h"
 
+#include "sm-checks.h"
 #include "sm-error.h"
 #include "sm-options.h"
 
 struct _SmRequests
 {
-  GObject parent_instance;
-
-  SmScheduler *scheduler; /* (owned) */
-  GHashTable *requests;   /* (owned) id → (owned) SmRequestEntry */
-  SmBudget *budget;       /* (owned) shared with the user's other models */
+  SmDeadlineTable parent_instance;
 };
 
-/* A scheduler callback needs both the request and its model. */
+/* A request as the table holds it: what sm_requests_check_register() hands
+ * out. A request never changes in place: its kept reply lasts until it goes. */
 struct _SmRequestEntry
 {
+  SmDeadlineTableEntry base;
   SmRequest request;
-  SmRequests *owner; /* (unowned) */
-  gsize size;        /* what it counts against the budget */
-  /* (owned) (nullable) sm_request_to_variant() in serialized form, built by
-   * the first GetSigningRequests that needs it: a request never changes in
-   * place, so it is kept until the request goes (see SmSessionEntry). */
-  GVariant *reply;
 };
 
-enum
-{
-  SIGNAL_REGISTERED,
-  SIGNAL_EXPIRED,
-  SIGNAL_UNREGISTERED,
-  N_SIGNALS
-};
+G_DEFINE_FINAL_TYPE (SmRequests, sm_requests, SM_TYPE_DEADLINE_TABLE)
 
-static guint signals[N_SIGNALS];
-
-static void sm_requests_storable_init (SmStorableInterface *iface);
-
-G_DEFINE_TYPE_WITH_CODE (SmRequests,
-                         sm_requests,
-                         G_TYPE_OBJECT,
-                         G_IMPLEMENT_INTERFACE (SM_TYPE_STORABLE, sm_requests_storable_init))
+#define REQUEST(entry) (&((SmRequestEntry *) (entry))->request)
+#define TABLE(self) SM_DEADLINE_TABLE (self)
 
 static const char *const unregister_reasons[] = {
   "accepted", "rejected", "expired", "cancelled", NULL,
 };
 
 static void
-sm_request_entry_free (SmRequestEntry *entry)
+sm_request_entry_free (SmDeadlineTableEntry *entry)
 {
-  SmRequest *request = &entry->request;
+  SmRequest *request = REQUEST (entry);
 
-  if (request->deadline != NULL)
-    sm_scheduler_remove (entry->owner->scheduler, request->deadline);
-  sm_budget_charge (entry->owner->budget, entry->size, 0);
   g_free (request->id);
   g_free (request->session_id);
   g_free (request->from_peer_id);
@@ -65,85 +43,67 @@ sm_request_entry_free (SmRequestEntry *entry)
   g_free (request->purpose);
   g_free (request->app_id);
   g_free (request->url);
-  g_clear_pointer (&entry->reply, g_variant_unref);
   g_free (entry);
 }
 
-static void
-sm_requests_dispose (GObject *object)
+static GVariant *
+sm_request_entry_serialize (SmDeadlineTableEntry *entry)
 {
-  SmRequests *self = SM_REQUESTS (object);
-
-  /* The entries first: they give their bytes back to the budget. */
-  g_clear_pointer (&self->requests, g_hash_table_unref);
-  g_clear_pointer (&self->budget, sm_budget_unref);
-  g_clear_object (&self->scheduler);
-
-  G_OBJECT_CLASS (sm_requests_parent_class)->dispose (object);
+  return sm_request_to_variant (REQUEST (entry));
 }
+
+static gboolean
+sm_requests_check_reason (const char *reason, GError **error)
+{
+  if (*reason != '\0' && !g_strv_contains (unregister_reasons, reason))
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "reason: must be accepted, rejected, expired, cancelled or empty");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static const SmDeadlineTableKind request_kind = {
+  .signal_prefix = "request",
+  .id_arg = "request_id",
+  .noun = "signing request",
+  .plural = "signing requests",
+  .verb = "track",
+  .state = "pending",
+  .max = SM_REQUESTS_MAX,
+};
+
+static gboolean sm_requests_table_restore (SmDeadlineTable *table, GVariant *entry, GError **error);
 
 static void
 sm_requests_class_init (SmRequestsClass *klass)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  SmDeadlineTableClass *table_class = SM_DEADLINE_TABLE_CLASS (klass);
 
-  object_class->dispose = sm_requests_dispose;
-
-  /* (request, replaced): a new or re-registered request. */
-  signals[SIGNAL_REGISTERED] =
-      g_signal_new ("request-registered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                    NULL, NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_BOOLEAN);
-  /* (request): emitted just before the request is forgotten. */
-  signals[SIGNAL_EXPIRED] =
-      g_signal_new ("request-expired", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                    NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
-  /* (request, reason): emitted just before the request is forgotten. */
-  signals[SIGNAL_UNREGISTERED] =
-      g_signal_new ("request-unregistered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                    NULL, NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_STRING);
+  table_class->serialize = sm_request_entry_serialize;
+  table_class->restore = sm_requests_table_restore;
+  table_class->free_entry = sm_request_entry_free;
+  table_class->check_reason = sm_requests_check_reason;
+  sm_deadline_table_class_set_kind (table_class, &request_kind);
 }
 
 static void
-sm_requests_init (SmRequests *self)
+sm_requests_init (SmRequests *self G_GNUC_UNUSED)
 {
-  self->requests =
-      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sm_request_entry_free);
-  self->budget = sm_budget_new ("the caller's byte budget", SM_BUDGET_USER_BYTES, NULL);
 }
 
 SmRequests *
 sm_requests_new (SmScheduler *scheduler)
 {
-  SmRequests *self = g_object_new (SM_TYPE_REQUESTS, NULL);
-
-  self->scheduler = g_object_ref (scheduler);
-  return self;
+  return g_object_new (SM_TYPE_REQUESTS, "scheduler", scheduler, NULL);
 }
 
 /* Shares @budget with the user's other models; before any request. */
 void
 sm_requests_set_budget (SmRequests *self, SmBudget *budget)
 {
-  g_return_if_fail (SM_IS_REQUESTS (self));
-  g_return_if_fail (budget != NULL);
-  g_return_if_fail (g_hash_table_size (self->requests) == 0);
-
-  sm_budget_ref (budget);
-  g_clear_pointer (&self->budget, sm_budget_unref);
-  self->budget = budget;
-}
-
-static void
-on_request_deadline (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms G_GNUC_UNUSED, gpointer user_data)
-{
-  SmRequestEntry *entry = user_data;
-  SmRequests *self = entry->owner;
-  g_autofree char *id = g_strdup (entry->request.id);
-
-  entry->request.deadline = NULL;
-  g_signal_emit (self, signals[SIGNAL_EXPIRED], 0, &entry->request);
-  g_hash_table_remove (self->requests, id);
-  sm_storable_changed (SM_STORABLE (self), id);
+  sm_deadline_table_set_budget (TABLE (self), budget);
 }
 
 /* The options of RegisterSigningRequest, then the keys only a saved request
@@ -194,20 +154,6 @@ apply_options (SmRequest *request, GVariant **values)
   request->url = dup_string (values[OPT_URL]);
 }
 
-static gboolean
-sm_requests_check_room (SmRequests *self, const char *request_id, GError **error)
-{
-  if (g_hash_table_size (self->requests) >= SM_REQUESTS_MAX
-      && !g_hash_table_contains (self->requests, request_id))
-    {
-      g_set_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED,
-                   "request_id: cannot track \"%s\", %d signing requests are already pending",
-                   request_id, SM_REQUESTS_MAX);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static SmRequestEntry *
 sm_request_entry_new (SmRequests *self,
                       const char *request_id,
@@ -219,13 +165,14 @@ sm_request_entry_new (SmRequests *self,
 {
   SmRequestEntry *entry = g_new0 (SmRequestEntry, 1);
 
-  entry->owner = self;
   entry->request.id = g_strdup (request_id);
   entry->request.session_id = g_strdup (session_id);
   entry->request.from_peer_id = g_strdup (from_peer_id);
   entry->request.expires_at = expires_at;
   entry->request.registered_at = registered_at;
   apply_options (&entry->request, values);
+  sm_deadline_table_entry_init (TABLE (self), &entry->base, &entry->request, entry->request.id,
+                                expires_at);
   return entry;
 }
 
@@ -261,29 +208,8 @@ request_size (const SmRequest *request)
 static gboolean
 sm_requests_check_budget (SmRequests *self, SmRequestEntry *entry, GError **error)
 {
-  SmRequestEntry *old = g_hash_table_lookup (self->requests, entry->request.id);
-
-  entry->size = request_size (&entry->request);
-  if (sm_budget_check (self->budget, old != NULL ? old->size : 0, entry->size, "request_id",
-                       entry->request.id, error))
-    return TRUE;
-  entry->size = 0;
-  sm_request_entry_free (entry);
-  return FALSE;
-}
-
-/* Takes @entry in (replacing any request of the same id) and arms it. */
-static void
-sm_requests_insert (SmRequests *self, SmRequestEntry *entry)
-{
-  gboolean replaced = g_hash_table_contains (self->requests, entry->request.id);
-
-  sm_budget_charge (self->budget, 0, entry->size);
-  g_hash_table_replace (self->requests, entry->request.id, entry);
-  entry->request.deadline =
-      sm_scheduler_add (self->scheduler, entry->request.expires_at, on_request_deadline, entry);
-  g_signal_emit (self, signals[SIGNAL_REGISTERED], 0, &entry->request, replaced);
-  sm_storable_changed (SM_STORABLE (self), entry->request.id);
+  return sm_deadline_table_check_budget (TABLE (self), &entry->base, request_size (&entry->request),
+                                         error);
 }
 
 /* Every check of a registration, nothing changed: the request it would
@@ -298,7 +224,7 @@ sm_requests_check_register (SmRequests *self,
                             GVariant *options,
                             GError **error)
 {
-  gint64 now = sm_scheduler_now (self->scheduler);
+  gint64 now = sm_deadline_table_now (TABLE (self));
   GVariant *values[N_REGISTER_OPTIONS];
   SmRequestEntry *entry;
 
@@ -306,7 +232,7 @@ sm_requests_check_register (SmRequests *self,
       || !sm_check_id ("session_id", session_id, error)
       || !sm_check_id ("from_peer_id", from_peer_id, error)
       || !sm_check_expires_at ("expires_at", expires_at, now, error)
-      || !sm_requests_check_room (self, request_id, error)
+      || !sm_deadline_table_check_room (TABLE (self), request_id, error)
       || !sm_options_parse (request_options, N_REGISTER_OPTIONS, options, values, error))
     return NULL;
 
@@ -323,18 +249,14 @@ sm_requests_check_register (SmRequests *self,
 void
 sm_requests_apply (SmRequests *self, SmRequestEntry *entry)
 {
-  g_return_if_fail (entry->owner == self);
-
-  sm_requests_insert (self, entry);
+  sm_deadline_table_insert (TABLE (self), &entry->base);
 }
 
 /* A checked registration that is not made after all. */
 void
 sm_requests_discard (SmRequestEntry *entry)
 {
-  /* Never charged to the budget. */
-  entry->size = 0;
-  sm_request_entry_free (entry);
+  sm_deadline_table_discard (&entry->base);
 }
 
 gboolean
@@ -351,7 +273,7 @@ sm_requests_register (SmRequests *self,
 
   if (entry == NULL)
     return FALSE;
-  sm_requests_insert (self, entry);
+  sm_requests_apply (self, entry);
   return TRUE;
 }
 
@@ -362,21 +284,7 @@ sm_requests_check_unregister (SmRequests *self,
                               const char *reason,
                               GError **error)
 {
-  if (!sm_check_id ("request_id", request_id, error))
-    return FALSE;
-  if (*reason != '\0' && !g_strv_contains (unregister_reasons, reason))
-    {
-      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
-                   "reason: must be accepted, rejected, expired, cancelled or empty");
-      return FALSE;
-    }
-  if (!g_hash_table_contains (self->requests, request_id))
-    {
-      g_set_error (error, SM_ERROR, SM_ERROR_NOT_FOUND,
-                   "request_id: no signing request \"%s\" is pending", request_id);
-      return FALSE;
-    }
-  return TRUE;
+  return sm_deadline_table_check_unregister (TABLE (self), request_id, reason, error);
 }
 
 gboolean
@@ -385,16 +293,7 @@ sm_requests_unregister (SmRequests *self,
                         const char *reason,
                         GError **error)
 {
-  SmRequestEntry *entry;
-
-  if (!sm_requests_check_unregister (self, request_id, reason, error))
-    return FALSE;
-  entry = g_hash_table_lookup (self->requests, request_id);
-  g_signal_emit (self, signals[SIGNAL_UNREGISTERED], 0, &entry->request,
-                 *reason != '\0' ? reason : "unregistered");
-  g_hash_table_remove (self->requests, request_id);
-  sm_storable_changed (SM_STORABLE (self), request_id);
-  return TRUE;
+  return sm_deadline_table_unregister (TABLE (self), request_id, reason, error);
 }
 
 /* Takes back a request saved from sm_request_to_variant(): the checks of a
@@ -404,7 +303,7 @@ sm_requests_unregister (SmRequests *self,
 gboolean
 sm_requests_restore (SmRequests *self, GVariant *entry_variant, GError **error)
 {
-  gint64 now = sm_scheduler_now (self->scheduler);
+  gint64 now = sm_deadline_table_now (TABLE (self));
   GVariant *values[N_RESTORE_OPTIONS];
   const char *request_id, *session_id, *from_peer_id;
   gint64 expires_at, registered_at;
@@ -430,56 +329,39 @@ sm_requests_restore (SmRequests *self, GVariant *entry_variant, GError **error)
 
   if (sm_check_id ("request-id", request_id, error) && sm_check_id ("session-id", session_id, error)
       && sm_check_id ("from-peer-id", from_peer_id, error)
-      && sm_check_saved_time ("registered-at", registered_at, now, error)
-      && sm_check_expires_at ("expires-at", expires_at, MAX (now, registered_at), error)
-      && sm_requests_check_room (self, request_id, error))
+      && sm_deadline_table_check_saved (TABLE (self), request_id, registered_at, expires_at, error))
     entry = sm_request_entry_new (self, request_id, session_id, from_peer_id, expires_at,
                                   MIN (registered_at, now), values);
   sm_options_clear (values, N_RESTORE_OPTIONS);
   if (entry == NULL || !sm_requests_check_budget (self, entry, error))
     return FALSE;
-  sm_requests_insert (self, entry);
+  sm_requests_apply (self, entry);
   return TRUE;
+}
+
+static gboolean
+sm_requests_table_restore (SmDeadlineTable *table, GVariant *entry, GError **error)
+{
+  return sm_requests_restore (SM_REQUESTS (table), entry, error);
 }
 
 const SmRequest *
 sm_requests_lookup (SmRequests *self, const char *request_id)
 {
-  SmRequestEntry *entry = g_hash_table_lookup (self->requests, request_id);
-
-  return entry != NULL ? &entry->request : NULL;
+  return sm_deadline_table_lookup (TABLE (self), request_id);
 }
 
 guint
 sm_requests_get_count (SmRequests *self)
 {
-  return g_hash_table_size (self->requests);
-}
-
-static gint
-compare_requests (gconstpointer a, gconstpointer b)
-{
-  const SmRequest *ra = *(const SmRequest *const *) a;
-  const SmRequest *rb = *(const SmRequest *const *) b;
-
-  if (ra->expires_at != rb->expires_at)
-    return ra->expires_at < rb->expires_at ? -1 : 1;
-  return strcmp (ra->id, rb->id);
+  return sm_deadline_table_get_count (TABLE (self));
 }
 
 /* Every request, soonest expiry first. The array does not own them. */
 GPtrArray *
 sm_requests_list (SmRequests *self)
 {
-  GPtrArray *list = g_ptr_array_sized_new (g_hash_table_size (self->requests));
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->requests);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (list, &((SmRequestEntry *) value)->request);
-  g_ptr_array_sort (list, compare_requests);
-  return list;
+  return sm_deadline_table_list (TABLE (self));
 }
 
 /* A {sv} entry, built without a format string: several times cheaper than
@@ -520,43 +402,5 @@ sm_request_to_variant (const SmRequest *request)
 GVariant *
 sm_requests_to_variant (SmRequests *self)
 {
-  g_autoptr (GPtrArray) list = sm_requests_list (self);
-  g_autofree GVariant **children = g_new (GVariant *, MAX (list->len, 1));
-
-  for (guint i = 0; i < list->len; i++)
-    {
-      /* The SmRequest is the first member of its entry. */
-      SmRequestEntry *entry = list->pdata[i];
-
-      if (entry->reply == NULL)
-        {
-          entry->reply = g_variant_ref_sink (sm_request_to_variant (&entry->request));
-          /* Kept as one block of bytes, its tree freed now. */
-          g_variant_get_data (entry->reply);
-        }
-      children[i] = entry->reply;
-    }
-  /* References to the kept entries, nothing copied. */
-  return g_variant_new_array (G_VARIANT_TYPE ("a{sv}"), children, list->len);
-}
-
-static GVariant *
-sm_requests_serialize (SmStorable *storable, const char *id)
-{
-  const SmRequest *request = sm_requests_lookup (SM_REQUESTS (storable), id);
-
-  return request != NULL ? sm_request_to_variant (request) : NULL;
-}
-
-static gboolean
-sm_requests_storable_restore (SmStorable *storable, GVariant *entry, GError **error)
-{
-  return sm_requests_restore (SM_REQUESTS (storable), entry, error);
-}
-
-static void
-sm_requests_storable_init (SmStorableInterface *iface)
-{
-  iface->serialize = sm_requests_serialize;
-  iface->restore = sm_requests_storable_restore;
+  return sm_deadline_table_to_variant (TABLE (self));
 }

@@ -2,9 +2,7 @@
 
 #pragma once
 
-#include "sm-storable.h"
-#include "sm-budget.h"
-#include "sm-scheduler.h"
+#include "sm-deadline-table.h"
 
 #include <gio/gio.h>
 
@@ -20,16 +18,15 @@ typedef struct
   char *from_peer_id;
   gint64 expires_at;
   gint64 registered_at;
-  char *from_nickname;  /* (nullable) */
-  char *amount;         /* (nullable) */
-  char *purpose;        /* (nullable) */
-  char *app_id;         /* (nullable) */
-  char *url;            /* (nullable) */
-  SmDeadline *deadline; /* the expiry */
+  char *from_nickname; /* (nullable) */
+  char *amount;        /* (nullable) */
+  char *purpose;       /* (nullable) */
+  char *app_id;        /* (nullable) */
+  char *url;           /* (nullable) */
 } SmRequest;
 
 #define SM_TYPE_REQUESTS (sm_requests_get_type ())
-G_DECLARE_FINAL_TYPE (SmRequests, sm_requests, SM, REQUESTS, GObject)
+G_DECLARE_FINAL_TYPE (SmRequests, sm_requests, SM, REQUESTS, SmDeadlineTable)
 
 SmRequests *sm_requests_new (SmScheduler *scheduler);
 void sm_requests_set_budget (SmRequests *self, SmBudget *budget);

@@ -4,6 +4,7 @@
 
 #include "sm-sessions.h"
 
+#include "sm-checks.h"
 #include "sm-error.h"
 #include "sm-options.h"
 
@@ -14,180 +15,70 @@ static const gint64 default_thresholds[] = { 600000, 300000, 120000, 60000 };
 
 struct _SmSessions
 {
-  GObject parent_instance;
-
-  SmScheduler *scheduler; /* (owned) */
-  GHashTable *sessions;   /* (owned) id → (owned) SmSession */
-  SmBudget *budget;       /* (owned) shared with the user's other models */
+  SmDeadlineTable parent_instance;
 };
 
-/* A scheduler callback needs both the session and its model. */
+/* A session as the table holds it: what sm_sessions_check_register() hands
+ * out. */
 struct _SmSessionEntry
 {
+  SmDeadlineTableEntry base;
   SmSession session;
-  SmSessions *owner; /* (unowned) */
-  gsize size;        /* what it counts against the budget */
-  /* (owned) (nullable) sm_session_to_variant() in serialized form, kept
-   * from one GetSessions to the next until the session changes: a reply is
-   * then a copy of these bytes, not a tree of a dozen values per session
-   * built, serialized and freed again (which also left the heap
-   * fragmented). */
-  GVariant *reply;
 };
 
-enum
-{
-  SIGNAL_REGISTERED,
-  SIGNAL_EXPIRING,
-  SIGNAL_EXPIRED,
-  SIGNAL_UNREGISTERED,
-  N_SIGNALS
-};
+static guint expiring_signal;
 
-static guint signals[N_SIGNALS];
+G_DEFINE_FINAL_TYPE (SmSessions, sm_sessions, SM_TYPE_DEADLINE_TABLE)
 
-static void sm_sessions_storable_init (SmStorableInterface *iface);
-
-G_DEFINE_TYPE_WITH_CODE (SmSessions,
-                         sm_sessions,
-                         G_TYPE_OBJECT,
-                         G_IMPLEMENT_INTERFACE (SM_TYPE_STORABLE, sm_sessions_storable_init))
+#define SESSION(entry) (&((SmSessionEntry *) (entry))->session)
+#define TABLE(self) SM_DEADLINE_TABLE (self)
 
 static void
-sm_session_entry_free (SmSessionEntry *entry)
+sm_session_entry_free (SmDeadlineTableEntry *entry)
 {
-  SmSession *session = &entry->session;
+  SmSession *session = SESSION (entry);
 
-  if (session->deadline != NULL)
-    sm_scheduler_remove (entry->owner->scheduler, session->deadline);
-  sm_budget_charge (entry->owner->budget, entry->size, 0);
   g_free (session->id);
   g_free (session->session_type);
   g_clear_pointer (&session->metadata, g_variant_unref);
-  g_clear_pointer (&entry->reply, g_variant_unref);
   g_free (session->app_id);
   g_free (session->url);
   g_free (entry);
 }
 
-static void
-sm_sessions_dispose (GObject *object)
+static GVariant *
+sm_session_entry_serialize (SmDeadlineTableEntry *entry)
 {
-  SmSessions *self = SM_SESSIONS (object);
-
-  /* The entries first: they give their bytes back to the budget. */
-  g_clear_pointer (&self->sessions, g_hash_table_unref);
-  g_clear_pointer (&self->budget, sm_budget_unref);
-  g_clear_object (&self->scheduler);
-
-  G_OBJECT_CLASS (sm_sessions_parent_class)->dispose (object);
+  return sm_session_to_variant (SESSION (entry));
 }
 
-static void
-sm_sessions_class_init (SmSessionsClass *klass)
+static gboolean
+sm_sessions_check_reason (const char *reason, GError **error)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-
-  object_class->dispose = sm_sessions_dispose;
-
-  /* (session, replaced): a new or re-registered session. */
-  signals[SIGNAL_REGISTERED] =
-      g_signal_new ("session-registered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                    NULL, NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_BOOLEAN);
-  /* (session, minutes_remaining, threshold_ms, notify): one warning; notify
-   * says whether warn-before-minutes lets it reach the desktop. */
-  signals[SIGNAL_EXPIRING] = g_signal_new (
-      "session-expiring", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-      G_TYPE_NONE, 4, G_TYPE_POINTER, G_TYPE_UINT, G_TYPE_INT64, G_TYPE_BOOLEAN);
-  /* (session): emitted just before the session is forgotten. */
-  signals[SIGNAL_EXPIRED] =
-      g_signal_new ("session-expired", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                    NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
-  /* (session, reason): emitted just before the session is forgotten. */
-  signals[SIGNAL_UNREGISTERED] =
-      g_signal_new ("session-unregistered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                    NULL, NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_STRING);
+  return sm_check_text ("reason", reason, 0, SM_ID_MAX_BYTES, error);
 }
-
-static void
-sm_sessions_init (SmSessions *self)
-{
-  self->sessions =
-      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sm_session_entry_free);
-  self->budget = sm_budget_new ("the caller's byte budget", SM_BUDGET_USER_BYTES, NULL);
-}
-
-SmSessions *
-sm_sessions_new (SmScheduler *scheduler)
-{
-  SmSessions *self = g_object_new (SM_TYPE_SESSIONS, NULL);
-
-  self->scheduler = g_object_ref (scheduler);
-  return self;
-}
-
-/* Shares @budget with the user's other models; before any session. */
-void
-sm_sessions_set_budget (SmSessions *self, SmBudget *budget)
-{
-  g_return_if_fail (SM_IS_SESSIONS (self));
-  g_return_if_fail (budget != NULL);
-  g_return_if_fail (g_hash_table_size (self->sessions) == 0);
-
-  sm_budget_ref (budget);
-  g_clear_pointer (&self->budget, sm_budget_unref);
-  self->budget = budget;
-}
-
-SmBudget *
-sm_sessions_get_budget (SmSessions *self)
-{
-  g_return_val_if_fail (SM_IS_SESSIONS (self), NULL);
-
-  return self->budget;
-}
-
-static void on_session_deadline (gint64 due_ms, gint64 now_ms, gpointer user_data);
 
 /* The next thing due is the earliest unsent warning, else the expiry. */
-static void
-sm_sessions_schedule (SmSessions *self, SmSessionEntry *entry)
+static gint64
+sm_session_entry_next_due (SmDeadlineTableEntry *entry)
 {
-  SmSession *session = &entry->session;
+  const SmSession *session = SESSION (entry);
   gint64 due = session->expires_at;
 
   for (guint i = 0; i < session->n_thresholds; i++)
     if ((session->sent_mask & (1u << i)) == 0)
       due = MIN (due, session->expires_at - session->thresholds[i]);
-
-  if (session->deadline != NULL)
-    sm_scheduler_remove (self->scheduler, session->deadline);
-  session->deadline = sm_scheduler_add (self->scheduler, due, on_session_deadline, entry);
+  return due;
 }
 
+/* No burst: every threshold already passed counts as sent, and only the
+ * nearest one (the smallest) is announced, with the true time left. */
 static void
-on_session_deadline (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms, gpointer user_data)
+sm_sessions_warn (SmDeadlineTable *self, SmDeadlineTableEntry *entry, gint64 now_ms)
 {
-  SmSessionEntry *entry = user_data;
-  SmSessions *self = entry->owner;
-  SmSession *session = &entry->session;
+  SmSession *session = SESSION (entry);
   gint nearest = -1;
 
-  session->deadline = NULL;
-
-  if (now_ms >= session->expires_at)
-    {
-      /* Expiry wins over any warning still pending: no late warnings. */
-      g_autofree char *id = g_strdup (session->id);
-
-      g_signal_emit (self, signals[SIGNAL_EXPIRED], 0, session);
-      g_hash_table_remove (self->sessions, id);
-      sm_storable_changed (SM_STORABLE (self), id);
-      return;
-    }
-
-  /* No burst: every threshold already passed counts as sent, and only the
-   * nearest one (the smallest) is announced, with the true time left. */
   for (guint i = 0; i < session->n_thresholds; i++)
     {
       if ((session->sent_mask & (1u << i)) != 0)
@@ -208,11 +99,64 @@ on_session_deadline (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms, gpointer user_d
       gint64 threshold = session->thresholds[nearest];
       gboolean notify = threshold <= (gint64) session->warn_before_minutes * SM_MINUTE_MS;
 
-      g_signal_emit (self, signals[SIGNAL_EXPIRING], 0, session, minutes, threshold, notify);
+      g_signal_emit (self, expiring_signal, 0, session, minutes, threshold, notify);
     }
+}
 
-  sm_sessions_schedule (self, entry);
-  sm_storable_changed (SM_STORABLE (self), session->id);
+static const SmDeadlineTableKind session_kind = {
+  .signal_prefix = "session",
+  .id_arg = "session_id",
+  .noun = "session",
+  .plural = "sessions",
+  .verb = "monitor",
+  .state = "monitored",
+  .max = SM_SESSIONS_MAX,
+};
+
+static gboolean sm_sessions_table_restore (SmDeadlineTable *table, GVariant *entry, GError **error);
+
+static void
+sm_sessions_class_init (SmSessionsClass *klass)
+{
+  SmDeadlineTableClass *table_class = SM_DEADLINE_TABLE_CLASS (klass);
+
+  table_class->serialize = sm_session_entry_serialize;
+  table_class->restore = sm_sessions_table_restore;
+  table_class->free_entry = sm_session_entry_free;
+  table_class->check_reason = sm_sessions_check_reason;
+  table_class->next_due = sm_session_entry_next_due;
+  table_class->warn = sm_sessions_warn;
+  sm_deadline_table_class_set_kind (table_class, &session_kind);
+
+  /* (session, minutes_remaining, threshold_ms, notify): one warning; notify
+   * says whether warn-before-minutes lets it reach the desktop. */
+  expiring_signal = g_signal_new ("session-expiring", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                  0, NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_POINTER, G_TYPE_UINT,
+                                  G_TYPE_INT64, G_TYPE_BOOLEAN);
+}
+
+static void
+sm_sessions_init (SmSessions *self G_GNUC_UNUSED)
+{
+}
+
+SmSessions *
+sm_sessions_new (SmScheduler *scheduler)
+{
+  return g_object_new (SM_TYPE_SESSIONS, "scheduler", scheduler, NULL);
+}
+
+/* Shares @budget with the user's other models; before any session. */
+void
+sm_sessions_set_budget (SmSessions *self, SmBudget *budget)
+{
+  sm_deadline_table_set_budget (TABLE (self), budget);
+}
+
+SmBudget *
+sm_sessions_get_budget (SmSessions *self)
+{
+  return sm_deadline_table_get_budget (TABLE (self));
 }
 
 static gboolean
@@ -362,20 +306,6 @@ apply_options (SmSession *session, GVariant **values)
     session->metadata = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
 }
 
-static gboolean
-sm_sessions_check_room (SmSessions *self, const char *session_id, GError **error)
-{
-  if (g_hash_table_size (self->sessions) >= SM_SESSIONS_MAX
-      && !g_hash_table_contains (self->sessions, session_id))
-    {
-      g_set_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED,
-                   "session_id: cannot monitor \"%s\", %d sessions are already monitored",
-                   session_id, SM_SESSIONS_MAX);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* What @session counts against the budget: its D-Bus form as GetSessions
  * sends it once all its warnings are sent (so that it never grows later),
  * or its metadata's GVariant form where that is larger, plus its offset in
@@ -404,33 +334,31 @@ session_size (const SmSession *session)
   return offset + extra + 8;
 }
 
+static SmSessionEntry *
+sm_session_entry_new (SmSessions *self,
+                      const char *session_id,
+                      gint64 expires_at,
+                      gint64 registered_at,
+                      GVariant **values)
+{
+  SmSessionEntry *entry = g_new0 (SmSessionEntry, 1);
+  SmSession *session = &entry->session;
+
+  session->id = g_strdup (session_id);
+  session->expires_at = expires_at;
+  session->registered_at = registered_at;
+  apply_options (session, values);
+  sm_deadline_table_entry_init (TABLE (self), &entry->base, session, session->id, expires_at);
+  return entry;
+}
+
 /* Whether @entry fits the byte budget in place of any session of its id;
  * else frees it. */
 static gboolean
 sm_sessions_check_budget (SmSessions *self, SmSessionEntry *entry, GError **error)
 {
-  SmSessionEntry *old = g_hash_table_lookup (self->sessions, entry->session.id);
-
-  entry->size = session_size (&entry->session);
-  if (sm_budget_check (self->budget, old != NULL ? old->size : 0, entry->size, "session_id",
-                       entry->session.id, error))
-    return TRUE;
-  entry->size = 0;
-  sm_session_entry_free (entry);
-  return FALSE;
-}
-
-/* Takes @entry in (replacing any session of the same id) and arms it. */
-static void
-sm_sessions_insert (SmSessions *self, SmSessionEntry *entry)
-{
-  gboolean replaced = g_hash_table_contains (self->sessions, entry->session.id);
-
-  sm_budget_charge (self->budget, 0, entry->size);
-  g_hash_table_replace (self->sessions, entry->session.id, entry);
-  sm_sessions_schedule (self, entry);
-  g_signal_emit (self, signals[SIGNAL_REGISTERED], 0, &entry->session, replaced);
-  sm_storable_changed (SM_STORABLE (self), entry->session.id);
+  return sm_deadline_table_check_budget (TABLE (self), &entry->base, session_size (&entry->session),
+                                         error);
 }
 
 /* Every check of a registration, nothing changed: the session it would
@@ -443,7 +371,7 @@ sm_sessions_check_register (SmSessions *self,
                             GVariant *options,
                             GError **error)
 {
-  gint64 now = sm_scheduler_now (self->scheduler);
+  gint64 now = sm_deadline_table_now (TABLE (self));
   GVariant *values[N_REGISTER_OPTIONS];
   SmSessionEntry *entry;
 
@@ -451,18 +379,13 @@ sm_sessions_check_register (SmSessions *self,
       || !sm_check_expires_at ("expires_at", expires_at, now, error)
       || !sm_options_parse (session_options, N_REGISTER_OPTIONS, options, values, error))
     return NULL;
-  if (!sm_sessions_check_room (self, session_id, error))
+  if (!sm_deadline_table_check_room (TABLE (self), session_id, error))
     {
       sm_options_clear (values, N_REGISTER_OPTIONS);
       return NULL;
     }
 
-  entry = g_new0 (SmSessionEntry, 1);
-  entry->owner = self;
-  entry->session.id = g_strdup (session_id);
-  entry->session.expires_at = expires_at;
-  entry->session.registered_at = now;
-  apply_options (&entry->session, values);
+  entry = sm_session_entry_new (self, session_id, expires_at, now, values);
   sm_options_clear (values, N_REGISTER_OPTIONS);
   if (!sm_sessions_check_budget (self, entry, error))
     return NULL;
@@ -474,18 +397,14 @@ sm_sessions_check_register (SmSessions *self,
 void
 sm_sessions_apply (SmSessions *self, SmSessionEntry *entry)
 {
-  g_return_if_fail (entry->owner == self);
-
-  sm_sessions_insert (self, entry);
+  sm_deadline_table_insert (TABLE (self), &entry->base);
 }
 
 /* A checked registration that is not made after all. */
 void
 sm_sessions_discard (SmSessionEntry *entry)
 {
-  /* Never charged to the budget. */
-  entry->size = 0;
-  sm_session_entry_free (entry);
+  sm_deadline_table_discard (&entry->base);
 }
 
 gboolean
@@ -499,7 +418,7 @@ sm_sessions_register (SmSessions *self,
 
   if (entry == NULL)
     return FALSE;
-  sm_sessions_insert (self, entry);
+  sm_sessions_apply (self, entry);
   return TRUE;
 }
 
@@ -510,16 +429,7 @@ sm_sessions_check_unregister (SmSessions *self,
                               const char *reason,
                               GError **error)
 {
-  if (!sm_check_id ("session_id", session_id, error)
-      || !sm_check_text ("reason", reason, 0, SM_ID_MAX_BYTES, error))
-    return FALSE;
-  if (!g_hash_table_contains (self->sessions, session_id))
-    {
-      g_set_error (error, SM_ERROR, SM_ERROR_NOT_FOUND,
-                   "session_id: no session \"%s\" is monitored", session_id);
-      return FALSE;
-    }
-  return TRUE;
+  return sm_deadline_table_check_unregister (TABLE (self), session_id, reason, error);
 }
 
 gboolean
@@ -528,16 +438,22 @@ sm_sessions_unregister (SmSessions *self,
                         const char *reason,
                         GError **error)
 {
-  SmSessionEntry *entry;
+  return sm_deadline_table_unregister (TABLE (self), session_id, reason, error);
+}
 
-  if (!sm_sessions_check_unregister (self, session_id, reason, error))
-    return FALSE;
-  entry = g_hash_table_lookup (self->sessions, session_id);
-  g_signal_emit (self, signals[SIGNAL_UNREGISTERED], 0, &entry->session,
-                 *reason != '\0' ? reason : "unregistered");
-  g_hash_table_remove (self->sessions, session_id);
-  sm_storable_changed (SM_STORABLE (self), session_id);
-  return TRUE;
+/* The warnings a saved session had sent. */
+static void
+restore_sent (SmSession *session, GVariant *sent)
+{
+  for (gsize i = 0; sent != NULL && i < g_variant_n_children (sent); i++)
+    {
+      gint64 t;
+
+      g_variant_get_child (sent, i, "x", &t);
+      for (guint j = 0; j < session->n_thresholds; j++)
+        if (session->thresholds[j] == t)
+          session->sent_mask |= 1u << j;
+    }
 }
 
 /* Takes back a session saved from sm_session_to_variant(): the checks of a
@@ -547,12 +463,11 @@ sm_sessions_unregister (SmSessions *self,
 gboolean
 sm_sessions_restore (SmSessions *self, GVariant *entry_variant, GError **error)
 {
-  gint64 now = sm_scheduler_now (self->scheduler);
+  gint64 now = sm_deadline_table_now (TABLE (self));
   GVariant *values[N_RESTORE_OPTIONS];
-  GVariant *sent;
   const char *session_id;
   gint64 expires_at, registered_at;
-  SmSessionEntry *entry;
+  SmSessionEntry *entry = NULL;
 
   if (!sm_options_parse (session_options, N_RESTORE_OPTIONS, entry_variant, values, error))
     return FALSE;
@@ -568,78 +483,42 @@ sm_sessions_restore (SmSessions *self, GVariant *entry_variant, GError **error)
   registered_at =
       values[OPT_REGISTERED_AT] != NULL ? g_variant_get_int64 (values[OPT_REGISTERED_AT]) : now;
 
-  if (!sm_check_id ("session-id", session_id, error)
-      || !sm_check_saved_time ("registered-at", registered_at, now, error)
-      || !sm_check_expires_at ("expires-at", expires_at, MAX (now, registered_at), error)
-      || !sm_sessions_check_room (self, session_id, error))
+  if (sm_check_id ("session-id", session_id, error)
+      && sm_deadline_table_check_saved (TABLE (self), session_id, registered_at, expires_at, error))
     {
-      sm_options_clear (values, N_RESTORE_OPTIONS);
-      return FALSE;
+      entry = sm_session_entry_new (self, session_id, expires_at, MIN (registered_at, now), values);
+      restore_sent (&entry->session, values[OPT_WARNINGS_SENT]);
     }
-
-  entry = g_new0 (SmSessionEntry, 1);
-  entry->owner = self;
-  entry->session.id = g_strdup (session_id);
-  entry->session.expires_at = expires_at;
-  entry->session.registered_at = MIN (registered_at, now);
-  apply_options (&entry->session, values);
-
-  sent = values[OPT_WARNINGS_SENT];
-  for (gsize i = 0; sent != NULL && i < g_variant_n_children (sent); i++)
-    {
-      gint64 t;
-
-      g_variant_get_child (sent, i, "x", &t);
-      for (guint j = 0; j < entry->session.n_thresholds; j++)
-        if (entry->session.thresholds[j] == t)
-          entry->session.sent_mask |= 1u << j;
-    }
-
   sm_options_clear (values, N_RESTORE_OPTIONS);
-  if (!sm_sessions_check_budget (self, entry, error))
+  if (entry == NULL || !sm_sessions_check_budget (self, entry, error))
     return FALSE;
-  sm_sessions_insert (self, entry);
+  sm_sessions_apply (self, entry);
   return TRUE;
+}
+
+static gboolean
+sm_sessions_table_restore (SmDeadlineTable *table, GVariant *entry, GError **error)
+{
+  return sm_sessions_restore (SM_SESSIONS (table), entry, error);
 }
 
 const SmSession *
 sm_sessions_lookup (SmSessions *self, const char *session_id)
 {
-  SmSessionEntry *entry = g_hash_table_lookup (self->sessions, session_id);
-
-  return entry != NULL ? &entry->session : NULL;
+  return sm_deadline_table_lookup (TABLE (self), session_id);
 }
 
 guint
 sm_sessions_get_count (SmSessions *self)
 {
-  return g_hash_table_size (self->sessions);
-}
-
-static gint
-compare_sessions (gconstpointer a, gconstpointer b)
-{
-  const SmSession *sa = *(const SmSession *const *) a;
-  const SmSession *sb = *(const SmSession *const *) b;
-
-  if (sa->expires_at != sb->expires_at)
-    return sa->expires_at < sb->expires_at ? -1 : 1;
-  return strcmp (sa->id, sb->id);
+  return sm_deadline_table_get_count (TABLE (self));
 }
 
 /* Every session, soonest expiry first. The array does not own them. */
 GPtrArray *
 sm_sessions_list (SmSessions *self)
 {
-  GPtrArray *list = g_ptr_array_sized_new (g_hash_table_size (self->sessions));
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->sessions);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (list, &((SmSessionEntry *) value)->session);
-  g_ptr_array_sort (list, compare_sessions);
-  return list;
+  return sm_deadline_table_list (TABLE (self));
 }
 
 /* A {sv} entry, built without a format string: several times cheaper than
@@ -682,55 +561,8 @@ sm_session_to_variant (const SmSession *session)
   return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries, n);
 }
 
-/* The serialized form of @entry, built once per change. */
-static GVariant *
-sm_session_entry_get_reply (SmSessionEntry *entry)
-{
-  if (entry->reply == NULL)
-    {
-      entry->reply = g_variant_ref_sink (sm_session_to_variant (&entry->session));
-      /* Serialized at once: the tree of small values is freed here, and
-       * what is kept is one block of bytes. */
-      g_variant_get_data (entry->reply);
-    }
-  return entry->reply;
-}
-
 GVariant *
 sm_sessions_to_variant (SmSessions *self)
 {
-  g_autoptr (GPtrArray) list = sm_sessions_list (self);
-  g_autofree GVariant **children = g_new (GVariant *, MAX (list->len, 1));
-
-  for (guint i = 0; i < list->len; i++)
-    {
-      /* The SmSession is the first member of its entry. */
-      SmSessionEntry *entry = list->pdata[i];
-
-      children[i] = sm_session_entry_get_reply (entry);
-    }
-  /* The array takes a reference on each child and copies nothing: GDBus
-   * reads the children's bytes when it writes the reply. */
-  return g_variant_new_array (G_VARIANT_TYPE ("a{sv}"), children, list->len);
-}
-
-static GVariant *
-sm_sessions_serialize (SmStorable *storable, const char *id)
-{
-  const SmSession *session = sm_sessions_lookup (SM_SESSIONS (storable), id);
-
-  return session != NULL ? sm_session_to_variant (session) : NULL;
-}
-
-static gboolean
-sm_sessions_storable_restore (SmStorable *storable, GVariant *entry, GError **error)
-{
-  return sm_sessions_restore (SM_SESSIONS (storable), entry, error);
-}
-
-static void
-sm_sessions_storable_init (SmStorableInterface *iface)
-{
-  iface->serialize = sm_sessions_serialize;
-  iface->restore = sm_sessions_storable_restore;
+  return sm_deadline_table_to_variant (TABLE (self));
 }

@@ -2,9 +2,7 @@
 
 #pragma once
 
-#include "sm-storable.h"
-#include "sm-budget.h"
-#include "sm-scheduler.h"
+#include "sm-deadline-table.h"
 
 #include <gio/gio.h>
 
@@ -25,13 +23,12 @@ typedef struct
   guint n_thresholds;
   guint32 sent_mask; /* bit i: thresholds[i] was sent */
   guint warn_before_minutes;
-  char *app_id;         /* (nullable) */
-  char *url;            /* (nullable) */
-  SmDeadline *deadline; /* next warning or the expiry */
+  char *app_id; /* (nullable) */
+  char *url;    /* (nullable) */
 } SmSession;
 
 #define SM_TYPE_SESSIONS (sm_sessions_get_type ())
-G_DECLARE_FINAL_TYPE (SmSessions, sm_sessions, SM, SESSIONS, GObject)
+G_DECLARE_FINAL_TYPE (SmSessions, sm_sessions, SM, SESSIONS, SmDeadlineTable)
 
 SmSessions *sm_sessions_new (SmScheduler *scheduler);
 void sm_sessions_set_budget (SmSessions *self, SmBudget *budget);
