@@ -36,7 +36,7 @@ SIGNAL_LATE_MS = 20
 SIGNAL_LATE_MAX_MS = 250 if TIMED else 1000 * smtest.SLOWDOWN
 EARLY_SLACK_MS = 5
 # The daemon's bounds on what a server that does not answer can hold
-# (SM_NOTIFIER_MAX_NOTIFIES, SM_NOTIFIER_MAX_CLOSES in sm-notifier.c).
+# (SM_NOTIFIER_MAX_NOTIFIES, SM_NOTIFIER_MAX_CLOSES in sm-notifier-calls.c).
 MAX_NOTIFIES = 8
 MAX_CLOSES = 32
 LIVE_REQUESTS = 5
