@@ -87,7 +87,7 @@ struct _SmStore
   gboolean need_newline;    /* the file ends in a fragment from an earlier run */
   gboolean unsynced;        /* records written since the last fdatasync */
   gboolean behind;          /* a change could not be written: snapshot soon */
-  gboolean in_change;       /* between sm_store_prepare() and sm_store_complete() */
+  gboolean in_change;       /* between sm_store_prepare() and sm_store_complete_full() */
   gboolean reverting;       /* taking refused changes back out of memory */
   GError *write_error;      /* (nullable) (owned) the change's write failed */
   GError *sync_error;       /* (nullable) (owned) an fdatasync of this batch failed */

@@ -171,12 +171,6 @@ sm_store_complete_full (SmStore *self,
   sm_store_sync_hold (self, invocation, undo, data, destroy);
 }
 
-void
-sm_store_complete (SmStore *self, GDBusMethodInvocation *invocation)
-{
-  sm_store_complete_full (self, invocation, NULL, NULL, NULL);
-}
-
 /* Syncs what was written and answers every reply held, before returning
  * (at finalization, and in tests). The daemon's commits run from a source
  * at default priority once per main-loop iteration, so that under load
@@ -297,12 +291,4 @@ sm_store_is_writable (SmStore *self)
   g_return_val_if_fail (SM_IS_STORE (self), FALSE);
 
   return self->journal_fd >= 0;
-}
-
-const char *
-sm_store_get_path (SmStore *self)
-{
-  g_return_val_if_fail (SM_IS_STORE (self), NULL);
-
-  return self->path;
 }

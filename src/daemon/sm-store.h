@@ -27,7 +27,7 @@ G_BEGIN_DECLS
  * Acknowledged means on disk. A D-Bus call that changes state goes
  * sm_store_prepare() (the journal is open, a torn record cut off, room for
  * the record reserved: else StorageFailed before anything changes), the
- * model's change (its record is written at once), sm_store_complete(): the
+ * model's change (its record is written at once), sm_store_complete_full(): the
  * reply is held until one fdatasync(2) at the end of the main-loop iteration
  * has made every record of the iteration durable (group commit). A change
  * whose record cannot be written or synced is refused and taken back out of
@@ -62,7 +62,6 @@ gboolean sm_store_compact (SmStore *self, GError **error);
 void sm_store_wait (SmStore *self);
 
 gboolean sm_store_prepare (SmStore *self, gsize size, GError **error);
-void sm_store_complete (SmStore *self, GDBusMethodInvocation *invocation);
 typedef void (*SmStoreUndoFunc) (gpointer data);
 void sm_store_complete_full (SmStore *self,
                              GDBusMethodInvocation *invocation,
@@ -72,7 +71,6 @@ void sm_store_complete_full (SmStore *self,
 void sm_store_commit (SmStore *self);
 
 gboolean sm_store_is_writable (SmStore *self);
-const char *sm_store_get_path (SmStore *self);
 
 char *sm_store_entry_to_text (GVariant *entry);
 GVariant *sm_store_entry_from_text (const char *text, GError **error);
