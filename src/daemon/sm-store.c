@@ -259,7 +259,7 @@ on_model_changed (SmStorable *model G_GNUC_UNUSED, const char *id, SmStoreAttach
   else if (!g_hash_table_contains (attachment->ids, id))
     g_hash_table_add (attachment->ids, g_ref_string_new (id));
 
-  /* A refused change taken back: not journaled (see revert()). */
+  /* A refused change taken back: not journaled (see sm-store-sync.c). */
   if (self->dir == NULL || self->reverting)
     return;
   format_record (self, section, disk_id, entry);
