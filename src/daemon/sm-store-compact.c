@@ -30,12 +30,10 @@
 
 struct _SmStoreJob
 {
-  SmStore *store;        /* (unowned): it waits for the writer before it goes */
-  GString *out;          /* (owned) (nullable) the snapshot as captured so far */
-  guint section;         /* capture cursor: the section, */
-  gboolean section_open; /* (begun in the text) */
-  guint attachment;      /* its model, */
-  GPtrArray *todo;       /* (nullable) (element-type GRefString) and the ids left in it */
+  SmStore *store;  /* (unowned): it waits for the writer before it goes */
+  GString *out;    /* (owned) (nullable) the snapshot as captured so far */
+  guint section;   /* capture cursor */
+  GPtrArray *todo; /* (nullable) (element-type GRefString) ids left in that section */
   guint todo_next;
   char *dir;
   char *path;
@@ -233,43 +231,41 @@ compact_thread (gpointer user_data)
   return NULL;
 }
 
-/* Opens @section in the snapshot text. */
+/* Opens @section in the snapshot text and takes a copy of its ids: the
+ * models may change them between two slices. */
 static void
 capture_section_begin (SmStoreJob *job, SmStoreSection *section)
 {
+  GHashTableIter iter;
+  gpointer id;
+
+  job->todo = g_ptr_array_new_full (g_hash_table_size (section->ids),
+                                    (GDestroyNotify) g_ref_string_release);
+  g_hash_table_iter_init (&iter, section->ids);
+  while (g_hash_table_iter_next (&iter, &id, NULL))
+    g_ptr_array_add (job->todo, g_ref_string_acquire (id));
+  job->todo_next = 0;
   g_string_append (job->out, ",\n");
   sm_store_append_json_string (job->out, section->name);
   g_string_append (job->out, sm_store_section_is_single (section) ? ":null" : ":{");
 }
 
-/* Takes a copy of the ids of a model: it may change them between two
- * slices. */
-static void
-capture_attachment_begin (SmStoreJob *job, SmStoreAttachment *attachment)
-{
-  GHashTableIter iter;
-  gpointer id;
-
-  job->todo = g_ptr_array_new_full (g_hash_table_size (attachment->ids),
-                                    (GDestroyNotify) g_ref_string_release);
-  g_hash_table_iter_init (&iter, attachment->ids);
-  while (g_hash_table_iter_next (&iter, &id, NULL))
-    g_ptr_array_add (job->todo, g_ref_string_acquire (id));
-  job->todo_next = 0;
-}
-
 /* Appends the entry's current state, if it still has one. */
 static void
-capture_entry (SmStore *self, SmStoreAttachment *attachment, const char *id)
+capture_entry (SmStore *self, SmStoreSection *section, const char *disk_id)
 {
   SmStoreJob *job = self->job;
   GString *out = job->out;
-  g_autofree char *disk_id = sm_store_attachment_disk_id (attachment, id);
-  g_autoptr (GVariant) entry = sm_store_attachment_get (attachment, id, disk_id);
+  const char *id = NULL;
+  SmStoreAttachment *attachment = sm_store_section_find_entry (section, disk_id, &id);
+  g_autoptr (GVariant) entry = NULL;
 
+  if (attachment == NULL)
+    return;
+  entry = sm_store_attachment_get (attachment, id, disk_id);
   if (entry == NULL)
     return;
-  if (sm_store_section_is_single (attachment->section))
+  if (sm_store_section_is_single (section))
     {
       g_string_truncate (out, out->len - strlen ("null"));
       sm_store_append_entry (out, entry, self->scratch);
@@ -282,27 +278,6 @@ capture_entry (SmStore *self, SmStoreAttachment *attachment, const char *id)
       sm_store_append_entry (out, entry, self->scratch);
     }
   job->n_entries++;
-}
-
-/* Captures the rest of one model's entries; FALSE when the slice's time or
- * bytes are up first. */
-static gboolean
-capture_attachment (SmStore *self, SmStoreAttachment *attachment, gint64 end, gsize end_len)
-{
-  SmStoreJob *job = self->job;
-
-  if (job->todo == NULL)
-    capture_attachment_begin (job, attachment);
-  while (job->todo_next < job->todo->len)
-    {
-      capture_entry (self, attachment, job->todo->pdata[job->todo_next++]);
-      if (job->out->len >= end_len)
-        return FALSE;
-      if ((job->todo_next & 15) == 0 && g_get_monotonic_time () >= end)
-        return FALSE;
-    }
-  g_clear_pointer (&job->todo, g_ptr_array_unref);
-  return TRUE;
 }
 
 /* Takes entries from the models until the slice's time is up; TRUE when
@@ -321,17 +296,19 @@ compact_capture (SmStore *self, gint64 budget_us, gsize budget_bytes)
     {
       SmStoreSection *section = self->sections->pdata[job->section];
 
-      if (!job->section_open)
+      if (job->todo == NULL)
         capture_section_begin (job, section);
-      job->section_open = TRUE;
-      /* A model attached meanwhile is captured too. */
-      for (; job->attachment < section->attachments->len; job->attachment++)
-        if (!capture_attachment (self, section->attachments->pdata[job->attachment], end, end_len))
-          return FALSE;
+      while (job->todo_next < job->todo->len)
+        {
+          capture_entry (self, section, job->todo->pdata[job->todo_next++]);
+          if (job->out->len >= end_len)
+            return FALSE;
+          if ((job->todo_next & 15) == 0 && g_get_monotonic_time () >= end)
+            return FALSE;
+        }
       if (!sm_store_section_is_single (section))
         g_string_append_c (job->out, '}');
-      job->section_open = FALSE;
-      job->attachment = 0;
+      g_clear_pointer (&job->todo, g_ptr_array_unref);
       job->n_entries_section = 0;
       job->section++;
     }

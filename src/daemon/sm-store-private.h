@@ -35,7 +35,6 @@ typedef struct
   SmStorable *model;       /* (owned) */
   guint32 uid;             /* whose, in a per-user section */
   gulong changed_id;
-  GHashTable *ids; /* (owned) set of GRefString: the model's ids it holds */
 } SmStoreAttachment;
 
 /* A named part of the state: one model's entries, or in a per-user
@@ -49,9 +48,9 @@ struct _SmStoreSection
   gboolean per_user; /* entries keyed "<uid>/<id>" ("<uid>" without id_key) */
   SmStoreResolveFunc resolve;
   gpointer resolve_data;
-  GPtrArray *attachments; /* (owned) SmStoreAttachment, in attaching order */
-  GHashTable *by_uid;     /* (owned) uid → (unowned) SmStoreAttachment */
-  GHashTable *pending;    /* (owned) on-disk id → (owned) GVariant entry, while loading */
+  GHashTable *by_uid;  /* (owned) uid → (owned) SmStoreAttachment */
+  GHashTable *ids;     /* (owned) the entries the models hold: on-disk id (GRefString) → whose */
+  GHashTable *pending; /* (owned) on-disk id → (owned) GVariant entry, while loading */
 };
 
 /* A group commit's fdatasync under way (sm-store-sync.c). */
@@ -117,6 +116,14 @@ SmStoreAttachment *sm_store_section_add_model (SmStoreSection *section,
                                                guint32 uid,
                                                SmStorable *model);
 SmStoreAttachment *sm_store_section_lookup (SmStoreSection *section, guint32 uid);
+void sm_store_section_note (SmStoreSection *section,
+                            SmStoreAttachment *attachment,
+                            const char *id,
+                            const char *disk_id,
+                            gboolean present);
+SmStoreAttachment *sm_store_section_find_entry (SmStoreSection *section,
+                                                const char *disk_id,
+                                                const char **id);
 const char *sm_store_attachment_model_id (SmStoreAttachment *attachment, const char *id);
 char *sm_store_attachment_disk_id (SmStoreAttachment *attachment, const char *id);
 GVariant *sm_store_attachment_get (SmStoreAttachment *attachment,

@@ -69,7 +69,7 @@ find_model (SmStore *self, SmStoreSection *section, GVariant *entry, GError **er
   guint32 uid;
 
   if (!section->per_user)
-    return section->attachments->pdata[0];
+    return sm_store_section_lookup (section, 0);
   if (!g_variant_lookup (entry, "owner-uid", "u", &uid))
     {
       g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS, "\"owner-uid\" (u) is required");
@@ -95,6 +95,7 @@ static gboolean
 restore_entry (SmStore *self, SmStoreSection *section, GVariant *entry, GError **error)
 {
   SmStoreAttachment *attachment = find_model (self, section, entry, error);
+  g_autofree char *disk_id = NULL;
   const char *model_id = "";
 
   if (attachment == NULL || !sm_storable_restore (attachment->model, entry, error))
@@ -102,7 +103,8 @@ restore_entry (SmStore *self, SmStoreSection *section, GVariant *entry, GError *
   /* The model knows it by the id inside, whatever the file's key. */
   if (section->id_key != NULL)
     g_variant_lookup (entry, section->id_key, "&s", &model_id);
-  g_hash_table_add (attachment->ids, g_ref_string_new (model_id));
+  disk_id = sm_store_attachment_disk_id (attachment, model_id);
+  sm_store_section_note (section, attachment, model_id, disk_id, TRUE);
   return TRUE;
 }
 

@@ -12,12 +12,18 @@
  * entry), also written into the entry as "store-id" next to "owner-uid".
  * Loading never parses a key back: it takes the owner from the entry. */
 
+/* Whose an entry the models hold is: its model and its id there. */
+typedef struct
+{
+  SmStoreAttachment *attachment; /* (unowned) */
+  char id[];
+} SmStoreEntryRef;
+
 static void
 attachment_free (SmStoreAttachment *attachment)
 {
   g_clear_signal_handler (&attachment->changed_id, attachment->model);
   g_clear_object (&attachment->model);
-  g_clear_pointer (&attachment->ids, g_hash_table_unref);
   g_free (attachment);
 }
 
@@ -29,8 +35,10 @@ sm_store_section_new (SmStore *store, const char *name, const char *id_key)
   section->store = store;
   section->name = g_strdup (name);
   section->id_key = g_strdup (id_key);
-  section->attachments = g_ptr_array_new_with_free_func ((GDestroyNotify) attachment_free);
-  section->by_uid = g_hash_table_new (g_direct_hash, g_direct_equal);
+  section->by_uid =
+      g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) attachment_free);
+  section->ids = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                        (GDestroyNotify) g_ref_string_release, g_free);
   section->pending =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_variant_unref);
   return section;
@@ -39,8 +47,8 @@ sm_store_section_new (SmStore *store, const char *name, const char *id_key)
 void
 sm_store_section_free (SmStoreSection *section)
 {
+  g_clear_pointer (&section->ids, g_hash_table_unref);
   g_clear_pointer (&section->by_uid, g_hash_table_unref);
-  g_clear_pointer (&section->attachments, g_ptr_array_unref);
   g_clear_pointer (&section->pending, g_hash_table_unref);
   g_free (section->name);
   g_free (section->id_key);
@@ -77,9 +85,6 @@ sm_store_section_add_model (SmStoreSection *section, guint32 uid, SmStorable *mo
   attachment->section = section;
   attachment->model = g_object_ref (model);
   attachment->uid = uid;
-  attachment->ids =
-      g_hash_table_new_full (g_str_hash, g_str_equal, (GDestroyNotify) g_ref_string_release, NULL);
-  g_ptr_array_add (section->attachments, attachment);
   g_hash_table_insert (section->by_uid, GUINT_TO_POINTER (uid), attachment);
   return attachment;
 }
@@ -88,6 +93,43 @@ SmStoreAttachment *
 sm_store_section_lookup (SmStoreSection *section, guint32 uid)
 {
   return g_hash_table_lookup (section->by_uid, GUINT_TO_POINTER (uid));
+}
+
+/* Keeps track of the entries the models hold (@present), for the
+ * snapshots: @disk_id is @attachment's @id. */
+void
+sm_store_section_note (SmStoreSection *section,
+                       SmStoreAttachment *attachment,
+                       const char *id,
+                       const char *disk_id,
+                       gboolean present)
+{
+  SmStoreEntryRef *ref;
+
+  if (!present)
+    {
+      g_hash_table_remove (section->ids, disk_id);
+      return;
+    }
+  if (g_hash_table_contains (section->ids, disk_id))
+    return;
+  ref = g_malloc (sizeof (SmStoreEntryRef) + strlen (id) + 1);
+  ref->attachment = attachment;
+  strcpy (ref->id, id);
+  g_hash_table_insert (section->ids, g_ref_string_new (disk_id), ref);
+}
+
+/* The model that holds the entry under @disk_id, and its @id there; NULL
+ * when none does. */
+SmStoreAttachment *
+sm_store_section_find_entry (SmStoreSection *section, const char *disk_id, const char **id)
+{
+  SmStoreEntryRef *ref = g_hash_table_lookup (section->ids, disk_id);
+
+  if (ref == NULL)
+    return NULL;
+  *id = ref->id;
+  return ref->attachment;
 }
 
 /* The model's id of an entry: a model of one entry has one, "". */

@@ -254,10 +254,7 @@ on_model_changed (SmStorable *model G_GNUC_UNUSED, const char *id, SmStoreAttach
   id = sm_store_attachment_model_id (attachment, id);
   disk_id = sm_store_attachment_disk_id (attachment, id);
   entry = sm_store_attachment_get (attachment, id, disk_id);
-  if (entry == NULL)
-    g_hash_table_remove (attachment->ids, id);
-  else if (!g_hash_table_contains (attachment->ids, id))
-    g_hash_table_add (attachment->ids, g_ref_string_new (id));
+  sm_store_section_note (section, attachment, id, disk_id, entry != NULL);
 
   /* A refused change taken back: not journaled (see sm-store-sync.c). */
   if (self->dir == NULL || self->reverting)
