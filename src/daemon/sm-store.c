@@ -80,14 +80,14 @@ add_section (SmStore *self, const char *name, const char *id_key)
   return section;
 }
 
-static SmStoreAttachment *
+/* From now on the model's changes are written. */
+static void
 attach (SmStoreSection *section, guint32 uid, SmStorable *model)
 {
   SmStoreAttachment *attachment = sm_store_section_add_model (section, uid, model);
 
   attachment->changed_id =
       g_signal_connect (model, "changed", G_CALLBACK (on_model_changed), attachment);
-  return attachment;
 }
 
 /* A section of @model's entries, each an a{sv} that holds its id under
