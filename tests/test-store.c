@@ -10,7 +10,7 @@
 #include "sm-sessions.h"
 #include "sm-error.h"
 #include "sm-store-codec.h"
-#include "sm-store-models.h"
+#include "test-store-sections.h"
 
 #include <glib/gstdio.h>
 #include <math.h>

@@ -3,21 +3,6 @@
 #define G_LOG_DOMAIN "sm-service"
 
 #include "sm-service-private.h"
-#include "sm-store-models.h"
-
-/* The notification ids on screen: a single entry, so that a restarted
- * daemon takes its notifications over instead of leaving dead buttons. */
-static GVariant *
-store_get_notifications (GObject *model, const char *id G_GNUC_UNUSED)
-{
-  return sm_notifier_save (SM_NOTIFIER (model));
-}
-
-static gboolean
-store_restore_notifications (GObject *model, GVariant *entry, GError **error)
-{
-  return sm_notifier_restore (SM_NOTIFIER (model), entry, error);
-}
 
 /* What restoring brought back already expired: it fires at once. */
 static void
@@ -48,13 +33,14 @@ sm_service_load_state (SmService *self, const char *state_dir)
   g_return_if_fail (self->store == NULL);
 
   self->store = sm_store_new (state_dir);
-  sm_store_add_sessions (self->store, "sessions", self->sessions);
-  sm_store_add_requests (self->store, "requests", self->requests);
-  sm_store_add_presence (self->store, "presence", self->presence);
-  /* After the models: it takes over what they restored. */
+  sm_store_add_section (self->store, "sessions", SM_STORABLE (self->sessions), "session-id");
+  sm_store_add_section (self->store, "requests", SM_STORABLE (self->requests), "request-id");
+  sm_store_add_section (self->store, "presence", SM_STORABLE (self->presence), NULL);
+  /* After the models: it takes over what they restored. The notification
+   * ids on screen, so that a restarted daemon takes its notifications over
+   * instead of leaving dead buttons. */
   if (self->notifier != NULL)
-    sm_store_add_section (self->store, "notifications", G_OBJECT (self->notifier), NULL,
-                          store_get_notifications, store_restore_notifications);
+    sm_store_add_section (self->store, "notifications", SM_STORABLE (self->notifier), NULL);
   if (self->users != NULL)
     sm_users_add_store_sections (self->users, self->store);
   sm_store_load (self->store);

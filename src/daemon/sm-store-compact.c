@@ -128,15 +128,9 @@ rotate_journal (SmStore *self, GError **error)
         }
       return TRUE;
     }
-  if (g_rename (self->journal_path, self->old_journal_path) < 0)
-    {
-      sm_store_set_errno_error (error, errno, self->journal_path);
-      return FALSE;
-    }
-  sm_store_close_journal (self);
   /* Opening syncs the directory: the rename and the new journal are on
    * disk before the next change is answered from it. */
-  return sm_store_open_journal (self, error);
+  return sm_store_journal_rename (self, self->journal_path, self->old_journal_path, error);
 }
 
 /* A failed compaction puts the old journal's changes back in front of the
@@ -147,13 +141,7 @@ merge_back_journal (SmStore *self, GError **error)
 {
   if (!append_journal (self->old_journal_path, self->journal_path, error))
     return FALSE;
-  if (g_rename (self->old_journal_path, self->journal_path) < 0)
-    {
-      sm_store_set_errno_error (error, errno, self->old_journal_path);
-      return FALSE;
-    }
-  sm_store_close_journal (self);
-  return sm_store_open_journal (self, error);
+  return sm_store_journal_rename (self, self->old_journal_path, self->journal_path, error);
 }
 
 /* Replaces @path with @data durably: a temporary file beside it, written
@@ -221,7 +209,7 @@ static void compact_finish (SmStore *self);
 static gboolean
 on_compact_done (gpointer user_data)
 {
-  SmStore *self = SM_STORE (user_data);
+  SmStore *self = user_data;
 
   compact_finish (self);
   return G_SOURCE_REMOVE;
@@ -244,7 +232,7 @@ compact_thread (gpointer user_data)
 }
 
 /* Opens @section in the snapshot text and takes a copy of its ids: the
- * model may change them between two slices. */
+ * models may change them between two slices. */
 static void
 capture_section_begin (SmStoreJob *job, SmStoreSection *section)
 {
@@ -259,21 +247,25 @@ capture_section_begin (SmStoreJob *job, SmStoreSection *section)
   job->todo_next = 0;
   g_string_append (job->out, ",\n");
   sm_store_append_json_string (job->out, section->name);
-  g_string_append (job->out, section->id_key != NULL ? ":{" : ":null");
+  g_string_append (job->out, sm_store_section_is_single (section) ? ":null" : ":{");
 }
 
 /* Appends the entry's current state, if it still has one. */
 static void
-capture_entry (SmStore *self, SmStoreSection *section, const char *id)
+capture_entry (SmStore *self, SmStoreSection *section, const char *disk_id)
 {
   SmStoreJob *job = self->job;
   GString *out = job->out;
-  g_autoptr (GVariant) entry = section->get (section->model, id);
+  const char *id = NULL;
+  SmStoreAttachment *attachment = sm_store_section_find_entry (section, disk_id, &id);
+  g_autoptr (GVariant) entry = NULL;
 
+  if (attachment == NULL)
+    return;
+  entry = sm_store_attachment_get (attachment, id, disk_id);
   if (entry == NULL)
     return;
-  g_variant_ref_sink (entry);
-  if (section->id_key == NULL)
+  if (sm_store_section_is_single (section))
     {
       g_string_truncate (out, out->len - strlen ("null"));
       sm_store_append_entry (out, entry, self->scratch);
@@ -281,7 +273,7 @@ capture_entry (SmStore *self, SmStoreSection *section, const char *id)
   else
     {
       g_string_append (out, job->n_entries_section++ == 0 ? "\n" : ",\n");
-      sm_store_append_json_string (out, id);
+      sm_store_append_json_string (out, disk_id);
       g_string_append_c (out, ':');
       sm_store_append_entry (out, entry, self->scratch);
     }
@@ -314,7 +306,7 @@ compact_capture (SmStore *self, gint64 budget_us, gsize budget_bytes)
           if ((job->todo_next & 15) == 0 && g_get_monotonic_time () >= end)
             return FALSE;
         }
-      if (section->id_key != NULL)
+      if (!sm_store_section_is_single (section))
         g_string_append_c (job->out, '}');
       g_clear_pointer (&job->todo, g_ptr_array_unref);
       job->n_entries_section = 0;
@@ -343,7 +335,7 @@ compact_launch (SmStore *self)
 static gboolean
 on_capture_idle (gpointer user_data)
 {
-  SmStore *self = SM_STORE (user_data);
+  SmStore *self = user_data;
 
   if (!compact_capture (self, SM_CAPTURE_SLICE_US, G_MAXSIZE))
     return G_SOURCE_CONTINUE;
@@ -436,10 +428,8 @@ sm_store_compact_stop (SmStore *self)
 
 /* Completes the compaction under way, if any, before returning. */
 void
-sm_store_wait (SmStore *self)
+sm_store_compact_wait (SmStore *self)
 {
-  g_return_if_fail (SM_IS_STORE (self));
-
   if (self->job == NULL)
     return;
   if (self->capture_id != 0)
@@ -472,7 +462,7 @@ sm_store_compact_note_append (SmStore *self, gsize bytes)
     {
       gint64 start = g_get_monotonic_time ();
 
-      sm_store_wait (self);
+      sm_store_compact_wait (self);
       g_debug ("The journal outgrew the snapshot being written: waited %" G_GINT64_FORMAT
                " ms for it",
                (g_get_monotonic_time () - start) / 1000);
@@ -485,13 +475,11 @@ sm_store_compact_note_append (SmStore *self, gsize bytes)
 /* Writes a new snapshot of every section now and empties the journal, as
  * the background compaction does, but before returning. */
 gboolean
-sm_store_compact (SmStore *self, GError **error)
+sm_store_compact_now (SmStore *self, GError **error)
 {
-  g_return_val_if_fail (SM_IS_STORE (self), FALSE);
-
   if (self->dir == NULL)
     return TRUE;
-  sm_store_wait (self);
+  sm_store_compact_wait (self);
   if (self->journal_fd < 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, "%s is not open",

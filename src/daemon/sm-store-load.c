@@ -13,89 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Opens one of the store's files, refusing anything but a regular file:
- * never through a symbolic link (O_NOFOLLOW), never blocking on a FIFO
- * (O_NONBLOCK), checked with fstat(2). G_IO_ERROR_NOT_FOUND when absent,
- * G_IO_ERROR_NOT_REGULAR_FILE for a link, FIFO, directory or device. */
-int
-sm_store_open_regular (const char *path, int flags, GError **error)
-{
-  struct stat st;
-  int fd = g_open (path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
-
-  if (fd < 0)
-    {
-      int saved_errno = errno;
-
-      /* ELOOP: a symbolic link; ENXIO: a FIFO nobody reads, opened for
-       * writing; EISDIR: a directory opened for writing. */
-      if (saved_errno == ELOOP || saved_errno == ENXIO || saved_errno == EISDIR)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE, "%s: is not a regular file",
-                     path);
-      else
-        sm_store_set_errno_error (error, saved_errno, path);
-      return -1;
-    }
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
-    {
-      close (fd);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE, "%s: is not a regular file",
-                   path);
-      return -1;
-    }
-  return fd;
-}
-
-/* g_file_get_contents() for the store's files only: see
- * sm_store_open_regular(). */
-gboolean
-sm_store_read_file (const char *path, char **contents, gsize *length, GError **error)
-{
-  g_autoptr (GByteArray) data = NULL;
-  struct stat st;
-  int fd = sm_store_open_regular (path, O_RDONLY, error);
-
-  if (fd < 0)
-    return FALSE;
-  data = g_byte_array_sized_new (
-      fstat (fd, &st) == 0 ? (guint) MIN (st.st_size + 1, G_MAXUINT32 / 2) : 4096);
-  for (;;)
-    {
-      guint8 buffer[65536];
-      gssize n = read (fd, buffer, sizeof buffer);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          sm_store_set_errno_error (error, errno, path);
-          close (fd);
-          return FALSE;
-        }
-      if (n == 0)
-        break;
-      g_byte_array_append (data, buffer, (guint) n);
-    }
-  close (fd);
-  *length = data->len;
-  g_byte_array_append (data, (const guint8 *) "", 1);
-  *contents = (char *) g_byte_array_free (g_steal_pointer (&data), FALSE);
-  return TRUE;
-}
-
-static SmStoreSection *
-find_section (SmStore *self, const char *name)
-{
-  for (guint i = 0; i < self->sections->len; i++)
-    {
-      SmStoreSection *section = self->sections->pdata[i];
-
-      if (strcmp (section->name, name) == 0)
-        return section;
-    }
-  return NULL;
-}
-
 static void
 clear_pending (SmStore *self)
 {
@@ -186,6 +103,27 @@ parse_entries (SmStoreSection *section, JsonNode *node, GError **error)
   return TRUE;
 }
 
+/* Parses @data, which must be a JSON object, else @not_object. */
+static JsonObject *
+parse_object (JsonParser *parser,
+              const char *data,
+              gsize length,
+              const char *not_object,
+              GError **error)
+{
+  if (!sm_store_check_nesting (data, length, SM_JSON_MAX_DEPTH, error)
+      || !json_parser_load_from_data (parser, data, (gssize) length, error))
+    return NULL;
+  /* Blank text parses fine, to no root at all. */
+  if (json_parser_get_root (parser) == NULL
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s", not_object);
+      return NULL;
+    }
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
 /* Snapshot: {"version": 1, "<section>": {"<id>": "<entry>", ...} or
  * "<entry>" for a single-entry section}. Unknown members are ignored. */
 static gboolean
@@ -199,18 +137,8 @@ parse_snapshot (SmStore *self, const char *data, gsize length, GError **error)
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the file is empty");
       return FALSE;
     }
-  if (!sm_store_check_nesting (data, length, SM_JSON_MAX_DEPTH, error)
-      || !json_parser_load_from_data (parser, data, (gssize) length, error))
-    return FALSE;
-  /* Blank text parses fine, to no root at all. */
-  if (json_parser_get_root (parser) == NULL
-      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the top level is not an object");
-      return FALSE;
-    }
-  root = json_node_get_object (json_parser_get_root (parser));
-  if (!check_version (root, error))
+  root = parse_object (parser, data, length, "the top level is not an object", error);
+  if (root == NULL || !check_version (root, error))
     return FALSE;
 
   for (guint i = 0; i < self->sections->len; i++)
@@ -220,8 +148,8 @@ parse_snapshot (SmStore *self, const char *data, gsize length, GError **error)
 
       if (node == NULL || JSON_NODE_HOLDS_NULL (node))
         continue;
-      if (section->id_key == NULL ? !parse_single_entry (section, node, error)
-                                  : !parse_entries (section, node, error))
+      if (sm_store_section_is_single (section) ? !parse_single_entry (section, node, error)
+                                               : !parse_entries (section, node, error))
         return FALSE;
     }
   return TRUE;
@@ -236,17 +164,9 @@ replay_line (SmStore *self, JsonParser *parser, const char *line, GError **error
   SmStoreSection *section;
   const char *id;
 
-  if (!sm_store_check_nesting (line, strlen (line), SM_JSON_MAX_DEPTH, error)
-      || !json_parser_load_from_data (parser, line, -1, error))
+  object = parse_object (parser, line, strlen (line), "not an object", error);
+  if (object == NULL)
     return FALSE;
-  /* Blank text parses fine, to no root at all. */
-  if (json_parser_get_root (parser) == NULL
-      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not an object");
-      return FALSE;
-    }
-  object = json_node_get_object (json_parser_get_root (parser));
   section_node = json_object_get_member (object, "section");
   id_node = json_object_get_member (object, "id");
   entry_node = json_object_get_member (object, "entry");
@@ -263,10 +183,10 @@ replay_line (SmStore *self, JsonParser *parser, const char *line, GError **error
     }
 
   /* A section this daemon does not know came from a newer one: skip it. */
-  section = find_section (self, json_node_get_string (section_node));
+  section = sm_store_find_section (self, json_node_get_string (section_node));
   if (section == NULL)
     return TRUE;
-  id = section->id_key != NULL ? json_node_get_string (id_node) : "";
+  id = sm_store_section_is_single (section) ? "" : json_node_get_string (id_node);
   if (JSON_NODE_HOLDS_NULL (entry_node))
     g_hash_table_remove (section->pending, id);
   else
@@ -393,103 +313,6 @@ replay_journal (SmStore *self, const char *path)
   return n_lines;
 }
 
-/* Writes the entries the models refused, in the snapshot's own format, to
- * "state.json.rejected-<time>-XXXXXX": the next snapshot forgets them, but
- * nothing a file held is destroyed without a trace. */
-static void
-set_aside_rejected (SmStore *self, GString *rejected)
-{
-  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
-  g_autofree char *stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
-  g_autofree char *path = g_strdup_printf ("%s.rejected-%s-XXXXXX", self->path, stamp);
-  g_autoptr (GError) error = NULL;
-  int fd = g_mkstemp_full (path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
-
-  g_string_append (rejected, "}\n");
-  if (fd < 0)
-    sm_store_set_errno_error (&error, errno, path);
-  else
-    {
-      if (sm_store_write_all (fd, rejected->str, rejected->len, &error) && fsync (fd) < 0)
-        sm_store_set_errno_error (&error, errno, path);
-      close (fd);
-    }
-  if (error != NULL)
-    g_warning ("Cannot set the refused entries aside: %s", error->message);
-  else
-    g_message ("Set the refused entries aside in %s", path);
-}
-
-/* Appends a refused entry to its section's part of the set-aside file. */
-static void
-reject_entry (SmStore *self,
-              GString *text,
-              SmStoreSection *section,
-              const char *id,
-              GVariant *entry)
-{
-  if (section->id_key != NULL)
-    {
-      g_string_append (text, text->len > 0 ? ",\n" : "\n");
-      sm_store_append_json_string (text, id);
-      g_string_append_c (text, ':');
-    }
-  sm_store_append_entry (text, entry, self->scratch);
-}
-
-/* Hands every pending entry to its model, which checks it as the API
- * checks a call; an entry the model refuses is dropped (the next snapshot
- * forgets it), said so and set aside. */
-static void
-restore_pending (SmStore *self)
-{
-  g_autoptr (GString) rejected = NULL;
-  g_autoptr (GString) text = g_string_new (NULL);
-
-  self->loading = TRUE;
-  for (guint i = 0; i < self->sections->len; i++)
-    {
-      SmStoreSection *section = self->sections->pdata[i];
-      GHashTableIter iter;
-      gpointer id, entry;
-
-      g_string_truncate (text, 0);
-      g_hash_table_iter_init (&iter, section->pending);
-      while (g_hash_table_iter_next (&iter, &id, &entry))
-        {
-          g_autoptr (GError) error = NULL;
-          const char *model_id = "";
-
-          if (!section->restore (section->model, entry, &error))
-            {
-              g_warning ("Dropping %s entry \"%s\" from the saved state: %s", section->name,
-                         (const char *) id, error->message);
-              reject_entry (self, text, section, id, entry);
-              continue;
-            }
-          /* The model knows it by the id inside, whatever the file's key. */
-          if (section->id_key != NULL)
-            g_variant_lookup (entry, section->id_key, "&s", &model_id);
-          g_hash_table_add (section->ids, g_ref_string_new (model_id));
-        }
-      g_hash_table_remove_all (section->pending);
-      if (text->len == 0)
-        continue;
-      if (rejected == NULL)
-        rejected = g_string_new ("{\"version\":" G_STRINGIFY (SM_STORE_VERSION));
-      g_string_append (rejected, ",\n");
-      sm_store_append_json_string (rejected, section->name);
-      g_string_append_c (rejected, ':');
-      if (section->id_key != NULL)
-        g_string_append_printf (rejected, "{%s}", text->str);
-      else
-        g_string_append_len (rejected, text->str, (gssize) text->len);
-    }
-  self->loading = FALSE;
-  if (rejected != NULL && self->dir != NULL)
-    set_aside_rejected (self, rejected);
-}
-
 /* Restores from snapshot text alone (unit tests, the fuzzer): all or
  * nothing, as a daemon start is. */
 gboolean
@@ -502,7 +325,7 @@ sm_store_load_data (SmStore *self, const char *data, gsize length, GError **erro
       clear_pending (self);
       return FALSE;
     }
-  restore_pending (self);
+  sm_store_restore_pending (self);
   return TRUE;
 }
 
@@ -646,11 +469,11 @@ sm_store_load (SmStore *self)
   self->snapshot_size = read_state (self);
 
   parsed = g_get_monotonic_time ();
-  restore_pending (self);
+  sm_store_restore_pending (self);
   g_debug ("Read the state in %" G_GINT64_FORMAT " ms, restored it in %" G_GINT64_FORMAT " ms",
            (parsed - start) / 1000, (g_get_monotonic_time () - parsed) / 1000);
 
-  if (!sm_store_open_journal (self, &error))
+  if (!sm_store_journal_open (self, &error))
     {
       g_warning ("Cannot write the state to %s: %s; changes are refused (StorageFailed) "
                  "until it can be written, reads and monitoring go on",

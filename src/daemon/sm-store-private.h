@@ -7,9 +7,15 @@
 
 G_BEGIN_DECLS
 
-/* What the store's files share: sm-store.c (sections, the journal),
- * sm-store-load.c (reading the state back) and sm-store-compact.c (folding
- * the journal into a new snapshot in the background). */
+/* What the store's files share. Calls run one way, each file only into
+ * the ones below it:
+ *   sm-store-load.c, sm-store-restore.c  reading the state back (start-up)
+ *   sm-store.c                           sections, the change path, the API
+ *   sm-store-sync.c                      the group commit of held replies
+ *   sm-store-compact.c                   folding the journal into a snapshot
+ *   sm-store-journal.c                   the journal: open, reserve, append
+ *   sm-store-section.c                   sections, their models, entry ids
+ *   sm-store-file.c                      safe opening, reading and syncing */
 
 /* The journal is folded into a snapshot once it holds this many bytes or
  * twice the size of the last snapshot, whichever is more: each change then
@@ -20,20 +26,34 @@ G_BEGIN_DECLS
  * random characters; whatever a kill -9 left of them goes at start. */
 #define SM_SNAPSHOT_TMP_INFIX ".tmp-"
 
+typedef struct _SmStoreSection SmStoreSection;
+
+/* One model of a section: the only one, or one user's (sm-store-section.c). */
 typedef struct
+{
+  SmStoreSection *section; /* (unowned) */
+  SmStorable *model;       /* (owned) */
+  guint32 uid;             /* whose, in a per-user section */
+  gulong changed_id;
+} SmStoreAttachment;
+
+/* A named part of the state: one model's entries, or in a per-user
+ * section every user's entries of one kind, each with "owner-uid" and
+ * "store-id" added (sm-store-section.c). */
+struct _SmStoreSection
 {
   SmStore *store; /* (unowned) */
   char *name;
-  GObject *model; /* (owned) */
-  char *id_key;   /* (nullable): NULL for a single-entry section */
-  SmStoreGetFunc get;
-  SmStoreRestoreFunc restore;
-  gulong changed_id;
-  GHashTable *pending; /* (owned) id → (owned) GVariant entry, while loading */
-  GHashTable *ids;     /* (owned) set of GRefString: the ids the model holds */
-} SmStoreSection;
+  char *id_key;      /* (nullable): NULL for one entry per model */
+  gboolean per_user; /* entries keyed "<uid>/<id>" ("<uid>" without id_key) */
+  SmStoreResolveFunc resolve;
+  gpointer resolve_data;
+  GHashTable *by_uid;  /* (owned) uid → (owned) SmStoreAttachment */
+  GHashTable *ids;     /* (owned) the entries the models hold: on-disk id (GRefString) → whose */
+  GHashTable *pending; /* (owned) on-disk id → (owned) GVariant entry, while loading */
+};
 
-/* A group commit's fdatasync under way (sm-store.c). */
+/* A group commit's fdatasync under way (sm-store-sync.c). */
 typedef struct _SmStoreSync SmStoreSync;
 
 /* A compaction under way (sm-store-compact.c). */
@@ -55,8 +75,8 @@ struct _SmStore
   gboolean loading;
   gboolean write_failed; /* logged once until a write succeeds again */
 
-  /* The write path (sm-store.c): every change is written when it happens
-   * and synced once per main-loop iteration, before its reply. */
+  /* The write path (sm-store-journal.c): every change is written when it
+   * happens and synced once per main-loop iteration, before its reply. */
   gint64 journal_end;       /* the journal's size after the last intact record */
   gint64 reserved_end;      /* space allocated ahead (fallocate) up to here */
   gint64 synced_end;        /* the journal up to here is known to be on disk */
@@ -66,7 +86,7 @@ struct _SmStore
   gboolean need_newline;    /* the file ends in a fragment from an earlier run */
   gboolean unsynced;        /* records written since the last fdatasync */
   gboolean behind;          /* a change could not be written: snapshot soon */
-  gboolean in_change;       /* between sm_store_prepare() and sm_store_complete() */
+  gboolean in_change;       /* between sm_store_prepare() and sm_store_complete_full() */
   gboolean reverting;       /* taking refused changes back out of memory */
   GError *write_error;      /* (nullable) (owned) the change's write failed */
   GError *sync_error;       /* (nullable) (owned) an fdatasync of this batch failed */
@@ -80,20 +100,63 @@ struct _SmStore
   guint capture_id;
 };
 
-/* sm-store.c */
+/* sm-store-file.c */
 void sm_store_set_errno_error (GError **error, int saved_errno, const char *path);
 gboolean sm_store_write_all (int fd, const char *data, gsize length, GError **error);
-gboolean sm_store_open_journal (SmStore *self, GError **error);
-void sm_store_close_journal (SmStore *self);
-
-/* sm-store-load.c */
+gboolean sm_store_sync_dir (const char *dir, GError **error);
 int sm_store_open_regular (const char *path, int flags, GError **error);
 gboolean sm_store_read_file (const char *path, char **contents, gsize *length, GError **error);
 
+/* sm-store-section.c */
+SmStoreSection *sm_store_section_new (SmStore *store, const char *name, const char *id_key);
+void sm_store_section_free (SmStoreSection *section);
+SmStoreSection *sm_store_find_section (SmStore *self, const char *name);
+gboolean sm_store_section_is_single (SmStoreSection *section);
+SmStoreAttachment *sm_store_section_add_model (SmStoreSection *section,
+                                               guint32 uid,
+                                               SmStorable *model);
+SmStoreAttachment *sm_store_section_lookup (SmStoreSection *section, guint32 uid);
+void sm_store_section_note (SmStoreSection *section,
+                            SmStoreAttachment *attachment,
+                            const char *id,
+                            const char *disk_id,
+                            gboolean present);
+SmStoreAttachment *sm_store_section_find_entry (SmStoreSection *section,
+                                                const char *disk_id,
+                                                const char **id);
+const char *sm_store_attachment_model_id (SmStoreAttachment *attachment, const char *id);
+char *sm_store_attachment_disk_id (SmStoreAttachment *attachment, const char *id);
+GVariant *sm_store_attachment_get (SmStoreAttachment *attachment,
+                                   const char *id,
+                                   const char *disk_id);
+
+/* sm-store-journal.c */
+gboolean sm_store_journal_open (SmStore *self, GError **error);
+void sm_store_journal_close (SmStore *self);
+gboolean sm_store_journal_rename (SmStore *self, const char *from, const char *to, GError **error);
+gboolean sm_store_journal_prepare (SmStore *self, gsize size, GError **error);
+gboolean sm_store_journal_append (SmStore *self, GString *line, GError **error);
+void sm_store_journal_sync (SmStore *self);
+void sm_store_journal_cut_unsynced (SmStore *self);
+
+/* sm-store-sync.c */
+GPtrArray *sm_store_held_array_new (void);
+void sm_store_sync_hold (SmStore *self,
+                         GDBusMethodInvocation *invocation,
+                         SmStoreUndoFunc undo,
+                         gpointer data,
+                         GDestroyNotify destroy);
+void sm_store_sync_schedule (SmStore *self);
+void sm_store_sync_commit (SmStore *self);
+
 /* sm-store-compact.c */
-gboolean sm_store_sync_dir (const char *dir, GError **error);
 void sm_store_compact_note_append (SmStore *self, gsize bytes);
 void sm_store_compact_start (SmStore *self);
 void sm_store_compact_stop (SmStore *self);
+void sm_store_compact_wait (SmStore *self);
+gboolean sm_store_compact_now (SmStore *self, GError **error);
+
+/* sm-store-restore.c */
+void sm_store_restore_pending (SmStore *self);
 
 G_END_DECLS

@@ -2,6 +2,8 @@
 
 #pragma once
 
+#include "sm-storable.h"
+
 #include <gio/gio.h>
 
 G_BEGIN_DECLS
@@ -14,15 +16,18 @@ G_BEGIN_DECLS
  * entries are taken from the models in short slices of the main loop and a
  * thread writes the snapshot, then removes the old journal.
  *
- * The store knows no model: each one is a named section of entries (a{sv},
- * kept with their exact GVariant types as serialized bytes in base64)
- * reached through two callbacks (get one, restore one), and its "changed" (id) signal says what
- * to write. A section without an id key holds at most one entry.
+ * The store knows a model only as an SmStorable: each one is a named
+ * section of entries (a{sv}, kept with their exact GVariant types as
+ * serialized bytes in base64), its "changed" (id) signal says what to
+ * write. A section without an id key holds at most one entry. A per-user
+ * section (system mode) holds the models of every user, one per uid: its
+ * entries carry "owner-uid" and "store-id", and loading it asks the
+ * section's SmStoreResolveFunc for the model of an entry's owner.
  *
  * Acknowledged means on disk. A D-Bus call that changes state goes
  * sm_store_prepare() (the journal is open, a torn record cut off, room for
  * the record reserved: else StorageFailed before anything changes), the
- * model's change (its record is written at once), sm_store_complete(): the
+ * model's change (its record is written at once), sm_store_complete_full(): the
  * reply is held until one fdatasync(2) at the end of the main-loop iteration
  * has made every record of the iteration durable (group commit). A change
  * whose record cannot be written or synced is refused and taken back out of
@@ -33,20 +38,23 @@ G_BEGIN_DECLS
 
 #define SM_STORE_VERSION 1
 
-typedef GVariant *(*SmStoreGetFunc) (GObject *model, const char *id);
-typedef gboolean (*SmStoreRestoreFunc) (GObject *model, GVariant *entry, GError **error);
+/* The model of @uid that takes back the entries of @section (created if
+ * need be); it is attached to the store by sm_store_attach() if it is not
+ * yet. */
+typedef SmStorable *(*SmStoreResolveFunc) (const char *section, guint32 uid, gpointer user_data);
 
 #define SM_TYPE_STORE (sm_store_get_type ())
 G_DECLARE_FINAL_TYPE (SmStore, sm_store, SM, STORE, GObject)
 
 SmStore *sm_store_new (const char *dir);
 
-void sm_store_add_section (SmStore *self,
-                           const char *name,
-                           GObject *model,
-                           const char *id_key,
-                           SmStoreGetFunc get,
-                           SmStoreRestoreFunc restore);
+void sm_store_add_section (SmStore *self, const char *name, SmStorable *model, const char *id_key);
+void sm_store_add_user_section (SmStore *self,
+                                const char *name,
+                                const char *id_key,
+                                SmStoreResolveFunc resolve,
+                                gpointer user_data);
+void sm_store_attach (SmStore *self, const char *name, guint32 uid, SmStorable *model);
 
 void sm_store_load (SmStore *self);
 gboolean sm_store_load_data (SmStore *self, const char *data, gsize length, GError **error);
@@ -54,7 +62,6 @@ gboolean sm_store_compact (SmStore *self, GError **error);
 void sm_store_wait (SmStore *self);
 
 gboolean sm_store_prepare (SmStore *self, gsize size, GError **error);
-void sm_store_complete (SmStore *self, GDBusMethodInvocation *invocation);
 typedef void (*SmStoreUndoFunc) (gpointer data);
 void sm_store_complete_full (SmStore *self,
                              GDBusMethodInvocation *invocation,
@@ -64,7 +71,6 @@ void sm_store_complete_full (SmStore *self,
 void sm_store_commit (SmStore *self);
 
 gboolean sm_store_is_writable (SmStore *self);
-const char *sm_store_get_path (SmStore *self);
 
 char *sm_store_entry_to_text (GVariant *entry);
 GVariant *sm_store_entry_from_text (const char *text, GError **error);

@@ -4,47 +4,7 @@
 
 #include "sm-users.h"
 
-#include "sm-error.h"
-
 #include <stdlib.h>
-
-typedef enum
-{
-  SM_USERS_SESSIONS,
-  SM_USERS_REQUESTS,
-  SM_USERS_PRESENCE,
-  SM_USERS_N_KINDS
-} SmUsersKind;
-
-/* What the store sees of one kind of model across all users: its
- * "changed" (store-id) says whose entry changed, "<uid>/<id>" (or "<uid>"
- * for the one presence of a user). */
-#define SM_TYPE_USERS_SECTION (sm_users_section_get_type ())
-G_DECLARE_FINAL_TYPE (SmUsersSection, sm_users_section, SM, USERS_SECTION, GObject)
-
-struct _SmUsersSection
-{
-  GObject parent_instance;
-
-  SmUsers *users; /* (unowned) */
-  SmUsersKind kind;
-};
-
-G_DEFINE_TYPE (SmUsersSection, sm_users_section, G_TYPE_OBJECT)
-
-static guint section_changed_signal;
-
-static void
-sm_users_section_class_init (SmUsersSectionClass *klass)
-{
-  section_changed_signal = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
-}
-
-static void
-sm_users_section_init (SmUsersSection *self G_GNUC_UNUSED)
-{
-}
 
 typedef struct
 {
@@ -56,10 +16,9 @@ struct _SmUsers
 {
   GObject parent_instance;
 
-  SmScheduler *scheduler;                     /* (owned) */
-  GHashTable *users;                          /* (owned) uid → (owned) SmUserEntry */
-  SmUsersSection *sections[SM_USERS_N_KINDS]; /* (owned) */
-  SmBudget *budget;                           /* (owned) all users together */
+  SmScheduler *scheduler; /* (owned) */
+  GHashTable *users;      /* (owned) uid → (owned) SmUserEntry */
+  SmBudget *budget;       /* (owned) all users together */
 };
 
 enum
@@ -90,8 +49,6 @@ sm_users_dispose (GObject *object)
   SmUsers *self = SM_USERS (object);
 
   g_clear_pointer (&self->users, g_hash_table_unref);
-  for (guint i = 0; i < SM_USERS_N_KINDS; i++)
-    g_clear_object (&self->sections[i]);
   g_clear_pointer (&self->budget, sm_budget_unref);
   g_clear_object (&self->scheduler);
 
@@ -117,12 +74,6 @@ sm_users_init (SmUsers *self)
 {
   self->users = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
                                        (GDestroyNotify) sm_user_entry_free);
-  for (guint i = 0; i < SM_USERS_N_KINDS; i++)
-    {
-      self->sections[i] = g_object_new (SM_TYPE_USERS_SECTION, NULL);
-      self->sections[i]->users = self;
-      self->sections[i]->kind = i;
-    }
   self->budget = sm_budget_new ("the byte budget of all users together",
                                 SM_BUDGET_USER_BYTES * SM_USERS_MAX_FACTOR, NULL);
 }
@@ -134,42 +85,6 @@ sm_users_new (SmScheduler *scheduler)
 
   self->scheduler = g_object_ref (scheduler);
   return self;
-}
-
-static void
-relay_changed (SmUserEntry *entry, SmUsersKind kind, const char *id)
-{
-  g_autofree char *store_id = kind == SM_USERS_PRESENCE
-                                  ? g_strdup_printf ("%u", entry->user.uid)
-                                  : g_strdup_printf ("%u/%s", entry->user.uid, id);
-
-  g_signal_emit (entry->users->sections[kind], section_changed_signal, 0, store_id);
-}
-
-static void
-on_sessions_changed (SmSessions *sessions G_GNUC_UNUSED, const char *id, SmUserEntry *entry)
-{
-  relay_changed (entry, SM_USERS_SESSIONS, id);
-}
-
-static void
-on_requests_changed (SmRequests *requests G_GNUC_UNUSED, const char *id, SmUserEntry *entry)
-{
-  relay_changed (entry, SM_USERS_REQUESTS, id);
-}
-
-static void
-on_presence_changed (SmPresence *presence G_GNUC_UNUSED, const char *id, SmUserEntry *entry)
-{
-  relay_changed (entry, SM_USERS_PRESENCE, id);
-}
-
-static SmUser *
-sm_users_lookup (SmUsers *self, guint32 uid)
-{
-  SmUserEntry *entry = g_hash_table_lookup (self->users, GUINT_TO_POINTER (uid));
-
-  return entry != NULL ? &entry->user : NULL;
 }
 
 /* @uid's models, created on first use. */
@@ -196,9 +111,6 @@ sm_users_get (SmUsers *self, guint32 uid)
   sm_sessions_set_budget (entry->user.sessions, budget);
   sm_requests_set_budget (entry->user.requests, budget);
   sm_presence_set_budget (entry->user.presence, budget);
-  g_signal_connect (entry->user.sessions, "changed", G_CALLBACK (on_sessions_changed), entry);
-  g_signal_connect (entry->user.requests, "changed", G_CALLBACK (on_requests_changed), entry);
-  g_signal_connect (entry->user.presence, "changed", G_CALLBACK (on_presence_changed), entry);
   g_hash_table_insert (self->users, GUINT_TO_POINTER (uid), entry);
   g_debug ("Models for uid %u", uid);
   g_signal_emit (self, signals[SIGNAL_USER_ADDED], 0, &entry->user);
@@ -250,107 +162,58 @@ sm_users_get_budget (SmUsers *self)
   return self->budget;
 }
 
-/* The store's entry: the model's own plus whose it is. */
-static GVariant *
-with_owner (GVariant *entry, guint32 uid, const char *id)
+/* The store's sections of every user's models: sections of their own
+ * ("user-sessions", ...), so that a state file of the other mode is
+ * ignored, never misread. */
+static const struct
 {
-  g_autoptr (GVariant) owned = g_variant_ref_sink (entry);
-  g_autofree char *store_id =
-      id != NULL ? g_strdup_printf ("%u/%s", uid, id) : g_strdup_printf ("%u", uid);
-  GVariantBuilder builder;
-  GVariantIter iter;
-  const char *key;
-  GVariant *value;
+  const char *name;
+  const char *id_key;
+  gsize offset; /* of the model in SmUser */
+} store_sections[] = {
+  { "user-sessions", "session-id", G_STRUCT_OFFSET (SmUser, sessions) },
+  { "user-requests", "request-id", G_STRUCT_OFFSET (SmUser, requests) },
+  { "user-presence", NULL, G_STRUCT_OFFSET (SmUser, presence) },
+};
 
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  g_variant_iter_init (&iter, owned);
-  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
-    {
-      g_variant_builder_add (&builder, "{sv}", key, value);
-      g_variant_unref (value);
-    }
-  g_variant_builder_add (&builder, "{sv}", "owner-uid", g_variant_new_uint32 (uid));
-  g_variant_builder_add (&builder, "{sv}", "store-id", g_variant_new_string (store_id));
-  return g_variant_builder_end (&builder);
+static SmStorable *
+user_model (SmUser *user, guint section)
+{
+  return G_STRUCT_MEMBER (SmStorable *, user, store_sections[section].offset);
 }
 
-static GVariant *
-store_get (GObject *model, const char *store_id)
+/* The user's models are written to the store from now on. */
+static void
+on_user_added (SmUsers *self G_GNUC_UNUSED, SmUser *user, SmStore *store)
 {
-  SmUsersSection *section = SM_USERS_SECTION (model);
-  char *end = NULL;
-  guint64 uid = g_ascii_strtoull (store_id, &end, 10);
-  const char *id = end != NULL && *end == '/' ? end + 1 : NULL;
-  SmUser *user;
-
-  if (end == store_id || uid > G_MAXUINT32)
-    return NULL;
-  user = sm_users_lookup (section->users, (guint32) uid);
-  if (user == NULL)
-    return NULL;
-
-  switch (section->kind)
-    {
-    case SM_USERS_SESSIONS:
-      {
-        const SmSession *session = id != NULL ? sm_sessions_lookup (user->sessions, id) : NULL;
-
-        return session != NULL ? with_owner (sm_session_to_variant (session), user->uid, id) : NULL;
-      }
-    case SM_USERS_REQUESTS:
-      {
-        const SmRequest *request = id != NULL ? sm_requests_lookup (user->requests, id) : NULL;
-
-        return request != NULL ? with_owner (sm_request_to_variant (request), user->uid, id) : NULL;
-      }
-    case SM_USERS_PRESENCE:
-      return sm_presence_is_configured (user->presence)
-                 ? with_owner (sm_presence_to_variant (user->presence), user->uid, NULL)
-                 : NULL;
-    case SM_USERS_N_KINDS:
-    default:
-      g_assert_not_reached ();
-    }
+  for (guint i = 0; i < G_N_ELEMENTS (store_sections); i++)
+    sm_store_attach (store, store_sections[i].name, user->uid, user_model (user, i));
 }
 
-static gboolean
-store_restore (GObject *model, GVariant *entry, GError **error)
+/* Loading: the model of @uid that takes back an entry of @section. */
+static SmStorable *
+store_resolve (const char *section, guint32 uid, gpointer user_data)
 {
-  SmUsersSection *section = SM_USERS_SECTION (model);
-  guint32 uid;
-  SmUser *user;
+  SmUser *user = sm_users_get (SM_USERS (user_data), uid);
 
-  if (!g_variant_lookup (entry, "owner-uid", "u", &uid))
-    {
-      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS, "\"owner-uid\" (u) is required");
-      return FALSE;
-    }
-  user = sm_users_get (section->users, uid);
-  switch (section->kind)
-    {
-    case SM_USERS_SESSIONS:
-      return sm_sessions_restore (user->sessions, entry, error);
-    case SM_USERS_REQUESTS:
-      return sm_requests_restore (user->requests, entry, error);
-    case SM_USERS_PRESENCE:
-      return sm_presence_restore (user->presence, entry, error);
-    case SM_USERS_N_KINDS:
-    default:
-      g_assert_not_reached ();
-    }
+  for (guint i = 0; i < G_N_ELEMENTS (store_sections); i++)
+    if (g_str_equal (section, store_sections[i].name))
+      return user_model (user, i);
+  return NULL;
 }
 
-/* Sections of their own ("user-sessions", ...): a state file of the other
- * mode is then ignored, never misread. */
 void
 sm_users_add_store_sections (SmUsers *self, SmStore *store)
 {
-  static const char *const names[SM_USERS_N_KINDS] = { "user-sessions", "user-requests",
-                                                       "user-presence" };
+  g_autoptr (GPtrArray) users = NULL;
 
   g_return_if_fail (SM_IS_USERS (self));
 
-  for (guint i = 0; i < SM_USERS_N_KINDS; i++)
-    sm_store_add_section (store, names[i], G_OBJECT (self->sections[i]), "store-id", store_get,
-                          store_restore);
+  for (guint i = 0; i < G_N_ELEMENTS (store_sections); i++)
+    sm_store_add_user_section (store, store_sections[i].name, store_sections[i].id_key,
+                               store_resolve, self);
+  users = sm_users_list (self);
+  for (guint i = 0; i < users->len; i++)
+    on_user_added (self, users->pdata[i], store);
+  g_signal_connect_object (self, "user-added", G_CALLBACK (on_user_added), store, 0);
 }

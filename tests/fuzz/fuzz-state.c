@@ -12,7 +12,7 @@
 #include "sm-requests.h"
 #include "sm-scheduler.h"
 #include "sm-sessions.h"
-#include "sm-store-models.h"
+#include "test-store-sections.h"
 
 #include <stdint.h>
 #include <stdlib.h>
