@@ -43,29 +43,31 @@ sm_service_load_state (SmService *self, const char *state_dir)
 {
   gint64 now = sm_scheduler_now (self->scheduler);
   guint n_sessions = 0, n_requests = 0;
+  SmUser *user = sm_service_get_session_user (self);
+  SmUsers *users = sm_service_get_separate_users (self);
 
   g_return_if_fail (SM_IS_SERVICE (self));
   g_return_if_fail (self->store == NULL);
 
   self->store = sm_store_new (state_dir);
-  sm_store_add_sessions (self->store, "sessions", self->sessions);
-  sm_store_add_requests (self->store, "requests", self->requests);
-  sm_store_add_presence (self->store, "presence", self->presence);
+  sm_store_add_sessions (self->store, "sessions", user->sessions);
+  sm_store_add_requests (self->store, "requests", user->requests);
+  sm_store_add_presence (self->store, "presence", user->presence);
   /* After the models: it takes over what they restored. */
   if (self->notifier != NULL)
     sm_store_add_section (self->store, "notifications", G_OBJECT (self->notifier), NULL,
                           store_get_notifications, store_restore_notifications);
-  if (self->users != NULL)
-    sm_users_add_store_sections (self->users, self->store);
+  if (users != NULL)
+    sm_users_add_store_sections (users, self->store);
   sm_store_load (self->store);
 
-  count_expired (&self->user, now, &n_sessions, &n_requests);
-  if (self->users != NULL)
+  count_expired (user, now, &n_sessions, &n_requests);
+  if (users != NULL)
     {
-      g_autoptr (GPtrArray) users = sm_users_list (self->users);
+      g_autoptr (GPtrArray) list = sm_users_list (users);
 
-      for (guint i = 0; i < users->len; i++)
-        count_expired (users->pdata[i], now, &n_sessions, &n_requests);
+      for (guint i = 0; i < list->len; i++)
+        count_expired (list->pdata[i], now, &n_sessions, &n_requests);
     }
   if (n_sessions > 0 || n_requests > 0)
     {

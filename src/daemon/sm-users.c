@@ -59,7 +59,7 @@ struct _SmUsers
   SmScheduler *scheduler;                     /* (owned) */
   GHashTable *users;                          /* (owned) uid → (owned) SmUserEntry */
   SmUsersSection *sections[SM_USERS_N_KINDS]; /* (owned) */
-  SmBudget *budget;                           /* (owned) all users together */
+  SmBudget *budget; /* (owned) (nullable) all users together; NULL: one user, no global caps */
 };
 
 enum
@@ -77,7 +77,6 @@ sm_user_entry_free (SmUserEntry *entry)
 {
   SmUser *user = &entry->user;
 
-  g_clear_handle_id (&user->owner_watch_id, g_bus_unwatch_name);
   g_clear_object (&user->presence);
   g_clear_object (&user->requests);
   g_clear_object (&user->sessions);
@@ -123,12 +122,22 @@ sm_users_init (SmUsers *self)
       self->sections[i]->users = self;
       self->sections[i]->kind = i;
     }
-  self->budget = sm_budget_new ("the byte budget of all users together",
-                                SM_BUDGET_USER_BYTES * SM_USERS_MAX_FACTOR, NULL);
 }
 
+/* System mode: the users kept apart, and together under the global caps. */
 SmUsers *
 sm_users_new (SmScheduler *scheduler)
+{
+  SmUsers *self = sm_users_new_single (scheduler);
+
+  self->budget = sm_budget_new ("the byte budget of all users together",
+                                SM_BUDGET_USER_BYTES * SM_USERS_MAX_FACTOR, NULL);
+  return self;
+}
+
+/* The session bus: the one user's own budget and limits are all there is. */
+SmUsers *
+sm_users_new_single (SmScheduler *scheduler)
 {
   SmUsers *self = g_object_new (SM_TYPE_USERS, NULL);
 
@@ -191,7 +200,7 @@ sm_users_get (SmUsers *self, guint32 uid)
   entry->user.sessions = sm_sessions_new (self->scheduler);
   entry->user.requests = sm_requests_new (self->scheduler);
   entry->user.presence = sm_presence_new (self->scheduler);
-  /* Each user's own budget, part of the one of all users together. */
+  /* Each user's own budget, part of the one of all users together (if any). */
   budget = sm_budget_new ("the caller's byte budget", SM_BUDGET_USER_BYTES, self->budget);
   sm_sessions_set_budget (entry->user.sessions, budget);
   sm_requests_set_budget (entry->user.requests, budget);
@@ -219,29 +228,53 @@ sm_users_list (SmUsers *self)
   return list;
 }
 
+/* All users' sessions (@session) or signing requests together. */
+static guint
+count_entries (SmUsers *self, gboolean session)
+{
+  g_autoptr (GPtrArray) list = sm_users_list (self);
+  guint n = 0;
+
+  for (guint i = 0; i < list->len; i++)
+    {
+      SmUser *user = list->pdata[i];
+
+      n +=
+          session ? sm_sessions_get_count (user->sessions) : sm_requests_get_count (user->requests);
+    }
+  return n;
+}
+
 guint
 sm_users_count_sessions (SmUsers *self)
 {
-  g_autoptr (GPtrArray) list = sm_users_list (self);
-  guint n = 0;
-
-  for (guint i = 0; i < list->len; i++)
-    n += sm_sessions_get_count (((SmUser *) list->pdata[i])->sessions);
-  return n;
+  return count_entries (self, TRUE);
 }
 
-guint
-sm_users_count_requests (SmUsers *self)
+/* Whether all users together have room for @user's new session (@session)
+ * or signing request @id, on top of the user's own limits, which the
+ * user's models check. A table of one user has no global caps. */
+gboolean
+sm_users_check_room (SmUsers *self, SmUser *user, gboolean session, const char *id, GError **error)
 {
-  g_autoptr (GPtrArray) list = sm_users_list (self);
-  guint n = 0;
+  guint max = (session ? SM_SESSIONS_MAX : SM_REQUESTS_MAX) * SM_USERS_MAX_FACTOR;
 
-  for (guint i = 0; i < list->len; i++)
-    n += sm_requests_get_count (((SmUser *) list->pdata[i])->requests);
-  return n;
+  g_return_val_if_fail (SM_IS_USERS (self), FALSE);
+
+  if (self->budget == NULL
+      || (session ? sm_sessions_lookup (user->sessions, id) != NULL
+                  : sm_requests_lookup (user->requests, id) != NULL)
+      || count_entries (self, session) < max)
+    return TRUE;
+  g_set_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED,
+               "%s: cannot monitor \"%s\", all users together already have %u %s",
+               session ? "session_id" : "request_id", id, max,
+               session ? "sessions" : "signing requests");
+  return FALSE;
 }
 
-/* What all users together count against their byte budget. */
+/* (nullable): what all users together count against their byte budget;
+ * NULL for a table of one user. */
 SmBudget *
 sm_users_get_budget (SmUsers *self)
 {
