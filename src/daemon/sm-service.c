@@ -460,12 +460,6 @@ sm_service_get_separate_users (SmService *self)
   return self->callers != NULL ? self->users : NULL;
 }
 
-SmRequests *
-sm_service_get_requests (SmService *self)
-{
-  return sm_service_get_session_user (self)->requests;
-}
-
 /* Desktop notifications are optional (--no-notifications): the notifier is
  * created on demand, and its clicks become ActionInvoked. */
 SmNotifier *
@@ -478,13 +472,6 @@ sm_service_start_notifications (SmService *self)
       self->notifier = sm_notifier_new (user->sessions, user->requests);
       sm_service_connect_notifier (self);
     }
-  return self->notifier;
-}
-
-/* (nullable): NULL with --no-notifications. */
-SmNotifier *
-sm_service_get_notifier (SmService *self)
-{
   return self->notifier;
 }
 
