@@ -104,51 +104,6 @@ sm_budget_get_limit (SmBudget *self)
   return self->limit;
 }
 
-/* D-Bus's alignment of a value of the type @type starts with. */
-static gsize
-dbus_alignment (char type)
-{
-  switch (type)
-    {
-    case 'n':
-    case 'q':
-      return 2;
-    case 'b':
-    case 'i':
-    case 'u':
-    case 'h':
-    case 's':
-    case 'o':
-    case 'a':
-      return 4;
-    case 'x':
-    case 't':
-    case 'd':
-    case '(':
-    case '{':
-      return 8;
-    default:
-      return 1;
-    }
-}
-
-static gsize
-align_up (gsize offset, gsize alignment)
-{
-  return (offset + alignment - 1) & ~(alignment - 1);
-}
-
-/* Every value of a type without strings, arrays or variants has the same
- * D-Bus layout once aligned. */
-static gboolean
-is_fixed_layout (const char *type, gsize length)
-{
-  for (gsize i = 0; i < length; i++)
-    if (strchr ("sogavm", type[i]) != NULL)
-      return FALSE;
-  return TRUE;
-}
-
 /* The size of a value of a basic type of a fixed size; 0 for any other. */
 static gsize
 dbus_basic_size (char type)
@@ -172,6 +127,42 @@ dbus_basic_size (char type)
     default:
       return 0;
     }
+}
+
+/* D-Bus's alignment of a value of the type @type starts with: a basic
+ * type of a fixed size is aligned to its size. */
+static gsize
+dbus_alignment (char type)
+{
+  switch (type)
+    {
+    case 's':
+    case 'o':
+    case 'a':
+      return 4;
+    case '(':
+    case '{':
+      return 8;
+    default:
+      return MAX (dbus_basic_size (type), 1);
+    }
+}
+
+static gsize
+align_up (gsize offset, gsize alignment)
+{
+  return (offset + alignment - 1) & ~(alignment - 1);
+}
+
+/* Every value of a type without strings, arrays or variants has the same
+ * D-Bus layout once aligned. */
+static gboolean
+is_fixed_layout (const char *type, gsize length)
+{
+  for (gsize i = 0; i < length; i++)
+    if (strchr ("sogavm", type[i]) != NULL)
+      return FALSE;
+  return TRUE;
 }
 
 static gsize dbus_end (GVariant *value, gsize offset);
