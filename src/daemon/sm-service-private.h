@@ -33,6 +33,7 @@ struct _SmService
    * (no call reaches it there). */
   SmUsers *session_users;
   guint32 uid;                 /* the daemon's own: the session bus's one user */
+  gboolean separate;           /* system mode: @users holds one user per caller's uid */
   GHashTable *links;           /* (owned) uid → (owned) SmUserLink, for @users */
   SmNotifier *notifier;        /* (owned) (nullable) */
   SmStore *store;              /* (owned) (nullable): until the state is loaded */

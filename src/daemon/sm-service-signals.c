@@ -9,8 +9,9 @@
 /* The one place a user's signal leaves the daemon. On the session bus every
  * signal is broadcast, as the generated emitters do. In system mode a
  * user's signals go only to that user's subscribed connections (a broadcast
- * would show every user's ids to all), paced by the fan-out. Takes a
- * floating @parameters over. */
+ * would show every user's ids to all), paced by the fan-out; never anywhere
+ * else, also while the service is disposed. Takes a floating @parameters
+ * over. */
 static void
 emit (SmUserLink *link, const char *signal_name, GVariant *parameters)
 {
@@ -18,9 +19,12 @@ emit (SmUserLink *link, const char *signal_name, GVariant *parameters)
   g_autoptr (GVariant) owned = NULL;
   g_autolist (GDBusConnection) connections = NULL;
 
-  if (link->service->fanout != NULL)
+  if (link->service->separate)
     {
-      sm_fanout_emit (link->service->fanout, link->user->uid, signal_name, parameters);
+      if (link->service->fanout != NULL)
+        sm_fanout_emit (link->service->fanout, link->user->uid, signal_name, parameters);
+      else
+        g_variant_unref (g_variant_ref_sink (parameters));
       return;
     }
   owned = g_variant_ref_sink (parameters);

@@ -440,6 +440,7 @@ sm_service_separate_users (SmService *self, GDBusConnection *connection)
 
   users = sm_users_new (self->scheduler);
   serve_users (self, users);
+  self->separate = TRUE;
   self->callers = sm_callers_new (connection, on_caller_ready, self);
   self->fanout = sm_fanout_new (connection, self->callers, SM_OBJECT_PATH, SM_INTERFACE);
 }
@@ -457,7 +458,7 @@ sm_service_get_session_user (SmService *self)
 SmUsers *
 sm_service_get_separate_users (SmService *self)
 {
-  return self->callers != NULL ? self->users : NULL;
+  return self->separate ? self->users : NULL;
 }
 
 /* Desktop notifications are optional (--no-notifications): the notifier is
