@@ -4,7 +4,6 @@
 
 #include "sm-service-private.h"
 
-#include "sm-error.h"
 #include "sm-names.h"
 
 #include <unistd.h>
@@ -99,13 +98,9 @@ on_caller_ready (GDBusMethodInvocation *invocation,
                  gpointer user_data)
 {
   if (error != NULL)
-    {
-      g_info ("%s from %s rejected: %s", g_dbus_method_invocation_get_method_name (invocation),
-              g_dbus_method_invocation_get_sender (invocation), error->message);
-      g_dbus_method_invocation_return_gerror (invocation, error);
-      return;
-    }
-  dispatch (SM_SERVICE (user_data), invocation, uid);
+    sm_service_return_error (invocation, error);
+  else
+    dispatch (SM_SERVICE (user_data), invocation, uid);
 }
 
 /* Once the state is loaded: the calls that waited for it, in their order. */
