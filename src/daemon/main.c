@@ -256,30 +256,64 @@ sm_daemon_start (SmDaemon *daemon, gboolean system_bus, gboolean replace, GError
   return TRUE;
 }
 
+/* What the command line asks for. */
+typedef struct
+{
+  gboolean system_bus;
+  gboolean replace;
+  gboolean verbose;
+  gboolean version;
+  gboolean no_notifications;
+  gboolean no_persist;
+  char *state_dir; /* (owned) (nullable) */
+} SmArgs;
+
+static gboolean
+sm_args_parse (SmArgs *args, int *argc, char ***argv, GError **error)
+{
+  g_autoptr (GOptionContext) context = NULL;
+  const GOptionEntry entries[] = {
+    { "system", 0, 0, G_OPTION_ARG_NONE, &args->system_bus, N_ ("Serve on the system bus"), NULL },
+    { "replace", 'r', 0, G_OPTION_ARG_NONE, &args->replace, N_ ("Replace a running instance"),
+      NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &args->verbose, N_ ("Log debug messages"), NULL },
+    { "no-notifications", 0, 0, G_OPTION_ARG_NONE, &args->no_notifications,
+      N_ ("Do not show desktop notifications"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &args->version, N_ ("Print the version and exit"), NULL },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &args->state_dir,
+      N_ ("Keep the state in DIR (default: $XDG_STATE_HOME/session-monitor)"), N_ ("DIR") },
+    /* For benchmarks only: measures what persistence costs. */
+    { "no-persist", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &args->no_persist, NULL, NULL },
+    G_OPTION_ENTRY_NULL,
+  };
+
+  context = g_option_context_new (NULL);
+  g_option_context_set_summary (context, _ ("Watches MuSig2 signing deadlines and tells the user "
+                                            "and wallet apps in time."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  return g_option_context_parse (context, argc, argv, error);
+}
+
+static void
+sm_setup_locale (void)
+{
+  const char *localedir = g_getenv ("SM_LOCALEDIR");
+
+  setlocale (LC_ALL, "");
+  /* SM_LOCALEDIR: the tests run translations from the build tree. */
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+}
+
 int
 main (int argc, char **argv)
 {
   g_autoptr (SmDaemon) daemon = g_new0 (SmDaemon, 1);
-  g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
-  gboolean no_notifications = FALSE;
-  const char *localedir = g_getenv ("SM_LOCALEDIR");
-  gboolean system_bus = FALSE, replace = FALSE, verbose = FALSE, version = FALSE;
-  gboolean no_persist = FALSE;
-  g_autofree char *state_dir = NULL;
-  const GOptionEntry entries[] = {
-    { "system", 0, 0, G_OPTION_ARG_NONE, &system_bus, N_ ("Serve on the system bus"), NULL },
-    { "replace", 'r', 0, G_OPTION_ARG_NONE, &replace, N_ ("Replace a running instance"), NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_ ("Log debug messages"), NULL },
-    { "no-notifications", 0, 0, G_OPTION_ARG_NONE, &no_notifications,
-      N_ ("Do not show desktop notifications"), NULL },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_ ("Print the version and exit"), NULL },
-    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
-      N_ ("Keep the state in DIR (default: $XDG_STATE_HOME/session-monitor)"), N_ ("DIR") },
-    /* For benchmarks only: measures what persistence costs. */
-    { "no-persist", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &no_persist, NULL, NULL },
-    G_OPTION_ENTRY_NULL,
-  };
+  SmArgs args = { 0 };
+  g_autofree char *state_dir = NULL; /* (owned) args.state_dir */
+  gboolean parsed;
 
   /* A large reply (GetSessions at thousands of sessions is megabytes) is
    * built in one buffer. glibc raises its mmap threshold to the size of
@@ -288,41 +322,34 @@ main (int argc, char **argv)
    * every large buffer in its own mapping, given back when freed. */
   mallopt (M_MMAP_THRESHOLD, 128 * 1024);
 
-  setlocale (LC_ALL, "");
-  /* SM_LOCALEDIR: the tests run translations from the build tree. */
-  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
-
-  context = g_option_context_new (NULL);
-  g_option_context_set_summary (context, _ ("Watches MuSig2 signing deadlines and tells the user "
-                                            "and wallet apps in time."));
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  sm_setup_locale ();
+  parsed = sm_args_parse (&args, &argc, &argv, &error);
+  state_dir = args.state_dir;
+  if (!parsed)
     {
       g_printerr ("%s: %s\n", g_get_prgname (), error->message);
       return EXIT_FAILURE;
     }
-  if (version)
+  if (args.version)
     {
       g_print ("session-monitor %s\n", PACKAGE_VERSION);
       return EXIT_SUCCESS;
     }
-  if (verbose)
+  if (args.verbose)
     g_log_set_debug_enabled (TRUE);
 
   /* Registers the error domain before the first reply can need it. */
   (void) SM_ERROR;
 
-  if (!no_persist)
+  if (!args.no_persist)
     daemon->state_dir = state_dir != NULL
                             ? g_steal_pointer (&state_dir)
                             : g_build_filename (g_get_user_state_dir (), "session-monitor", NULL);
 
   /* The system bus has no desktop: its clients get the signals only. */
-  daemon->notifications = !no_notifications && !system_bus;
+  daemon->notifications = !args.no_notifications && !args.system_bus;
   daemon->loop = g_main_loop_new (NULL, FALSE);
-  if (!sm_daemon_start (daemon, system_bus, replace, &error))
+  if (!sm_daemon_start (daemon, args.system_bus, args.replace, &error))
     {
       g_printerr ("%s: %s\n", g_get_prgname (), error->message);
       return EXIT_FAILURE;

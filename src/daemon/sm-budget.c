@@ -104,12 +104,14 @@ sm_budget_get_limit (SmBudget *self)
   return self->limit;
 }
 
-/* D-Bus's alignment of a value of the type @type starts with. */
+/* The size of a value of a basic type of a fixed size; 0 for any other. */
 static gsize
-dbus_alignment (char type)
+dbus_basic_size (char type)
 {
   switch (type)
     {
+    case 'y':
+      return 1;
     case 'n':
     case 'q':
       return 2;
@@ -117,18 +119,32 @@ dbus_alignment (char type)
     case 'i':
     case 'u':
     case 'h':
-    case 's':
-    case 'o':
-    case 'a':
       return 4;
     case 'x':
     case 't':
     case 'd':
+      return 8;
+    default:
+      return 0;
+    }
+}
+
+/* D-Bus's alignment of a value of the type @type starts with: a basic
+ * type of a fixed size is aligned to its size. */
+static gsize
+dbus_alignment (char type)
+{
+  switch (type)
+    {
+    case 's':
+    case 'o':
+    case 'a':
+      return 4;
     case '(':
     case '{':
       return 8;
     default:
-      return 1;
+      return MAX (dbus_basic_size (type), 1);
     }
 }
 
@@ -149,6 +165,43 @@ is_fixed_layout (const char *type, gsize length)
   return TRUE;
 }
 
+static gsize dbus_end (GVariant *value, gsize offset);
+
+/* Where a container's children end, marshalled one after the other. */
+static gsize
+dbus_children_end (GVariant *value, gsize offset)
+{
+  gsize n = g_variant_n_children (value);
+
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr (GVariant) child = g_variant_get_child_value (value, i);
+
+      offset = dbus_end (child, offset);
+    }
+  return offset;
+}
+
+/* An array of @element: its length, then its elements, aligned. One of a
+ * fixed layout costs O(1): every element is as large as the first. */
+static gsize
+dbus_array_end (GVariant *value, const char *element, gsize offset)
+{
+  gsize n = g_variant_n_children (value);
+
+  offset = align_up (offset + 4, dbus_alignment (element[0]));
+  if (n == 0)
+    return offset;
+  if (is_fixed_layout (element, strlen (element)))
+    {
+      g_autoptr (GVariant) first = g_variant_get_child_value (value, 0);
+      gsize size = dbus_end (first, offset) - offset;
+
+      return offset + align_up (size, dbus_alignment (element[0])) * (n - 1) + size;
+    }
+  return dbus_children_end (value, offset);
+}
+
 /* Where @value ends when D-Bus marshals it at @offset. Arrays of a fixed
  * layout cost O(1), others one step per element: no more than the GVariant
  * form has bytes. Callers bound the nesting first (sm_options_parse()). */
@@ -159,22 +212,10 @@ dbus_end (GVariant *value, gsize offset)
   gsize length;
 
   offset = align_up (offset, dbus_alignment (type[0]));
+  if (dbus_basic_size (type[0]) != 0)
+    return offset + dbus_basic_size (type[0]);
   switch (type[0])
     {
-    case 'y':
-      return offset + 1;
-    case 'n':
-    case 'q':
-      return offset + 2;
-    case 'b':
-    case 'i':
-    case 'u':
-    case 'h':
-      return offset + 4;
-    case 'x':
-    case 't':
-    case 'd':
-      return offset + 8;
     case 's':
     case 'o':
       g_variant_get_string (value, &length);
@@ -190,41 +231,10 @@ dbus_end (GVariant *value, gsize offset)
         return dbus_end (child, offset);
       }
     case 'a':
-      {
-        gsize n = g_variant_n_children (value);
-        const char *element = type + 1;
-
-        offset = align_up (offset + 4, dbus_alignment (element[0]));
-        if (n == 0)
-          return offset;
-        if (is_fixed_layout (element, strlen (element)))
-          {
-            g_autoptr (GVariant) first = g_variant_get_child_value (value, 0);
-            gsize size = dbus_end (first, offset) - offset;
-
-            return offset + align_up (size, dbus_alignment (element[0])) * (n - 1) + size;
-          }
-        for (gsize i = 0; i < n; i++)
-          {
-            g_autoptr (GVariant) child = g_variant_get_child_value (value, i);
-
-            offset = dbus_end (child, offset);
-          }
-        return offset;
-      }
+      return dbus_array_end (value, type + 1, offset);
     case '(':
     case '{':
-      {
-        gsize n = g_variant_n_children (value);
-
-        for (gsize i = 0; i < n; i++)
-          {
-            g_autoptr (GVariant) child = g_variant_get_child_value (value, i);
-
-            offset = dbus_end (child, offset);
-          }
-        return offset;
-      }
+      return dbus_children_end (value, offset);
     default:
       /* Not a D-Bus type (a maybe): as large as its GVariant form. */
       return offset + g_variant_get_size (value);

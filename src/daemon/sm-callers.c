@@ -208,17 +208,25 @@ sm_call_free (SmCall *call)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmCall, sm_call_free)
 
+/* The bus's answer to @call in @reply (or @error); FALSE when it no longer
+ * matters: asked on an older connection of ours (the new one asks again),
+ * or the daemon is shutting down. */
+static gboolean
+sm_call_finish (SmCall *call, GAsyncResult *result, GVariant **reply, GError **error)
+{
+  *reply = g_dbus_connection_call_finish (call->connection, result, error);
+  return call->connection == call->callers->connection && call->callers->callers != NULL;
+}
+
 static void
-on_match_added (GObject *source, GAsyncResult *result, gpointer user_data)
+on_match_added (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (SmCall) call = user_data;
-  SmCallers *self = call->callers;
+  g_autoptr (GVariant) reply = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply =
-      g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  SmCallers *self = call->callers;
 
-  /* For an older connection of ours, or the daemon is shutting down. */
-  if (call->connection != self->connection || self->callers == NULL)
+  if (!sm_call_finish (call, result, &reply, &error))
     return;
   self->adding = FALSE;
   if (reply == NULL)
@@ -274,22 +282,18 @@ sm_callers_new (GDBusConnection *connection, SmCallersReadyFunc ready, gpointer 
 }
 
 static void
-on_unix_user (GObject *source, GAsyncResult *result, gpointer user_data)
+on_unix_user (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (SmCall) call = user_data;
-  SmCallers *self = call->callers;
+  g_autoptr (GVariant) reply = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply =
-      g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  SmCallers *self = call->callers;
   SmCaller *caller;
   GDBusMethodInvocation *invocation;
 
-  /* Asked on an older connection of ours: the new one asks again. */
-  if (call->connection != self->connection || self->callers == NULL)
-    return;
   /* Gone meanwhile: its calls are answered. */
-  caller = g_hash_table_lookup (self->callers, call->name);
-  if (caller == NULL)
+  if (!sm_call_finish (call, result, &reply, &error)
+      || (caller = g_hash_table_lookup (self->callers, call->name)) == NULL)
     return;
 
   if (reply == NULL)

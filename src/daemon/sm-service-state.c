@@ -28,30 +28,32 @@ sm_service_load_state (SmService *self, const char *state_dir)
 {
   gint64 now = sm_scheduler_now (self->scheduler);
   guint n_sessions = 0, n_requests = 0;
+  SmUser *user = sm_service_get_session_user (self);
+  SmUsers *users = sm_service_get_separate_users (self);
 
   g_return_if_fail (SM_IS_SERVICE (self));
   g_return_if_fail (self->store == NULL);
 
   self->store = sm_store_new (state_dir);
-  sm_store_add_section (self->store, "sessions", SM_STORABLE (self->sessions), "session-id");
-  sm_store_add_section (self->store, "requests", SM_STORABLE (self->requests), "request-id");
-  sm_store_add_section (self->store, "presence", SM_STORABLE (self->presence), NULL);
+  sm_store_add_section (self->store, "sessions", SM_STORABLE (user->sessions), "session-id");
+  sm_store_add_section (self->store, "requests", SM_STORABLE (user->requests), "request-id");
+  sm_store_add_section (self->store, "presence", SM_STORABLE (user->presence), NULL);
   /* After the models: it takes over what they restored. The notification
    * ids on screen, so that a restarted daemon takes its notifications over
    * instead of leaving dead buttons. */
   if (self->notifier != NULL)
     sm_store_add_section (self->store, "notifications", SM_STORABLE (self->notifier), NULL);
-  if (self->users != NULL)
-    sm_users_add_store_sections (self->users, self->store);
+  if (users != NULL)
+    sm_users_add_store_sections (users, self->store);
   sm_store_load (self->store);
 
-  count_expired (&self->user, now, &n_sessions, &n_requests);
-  if (self->users != NULL)
+  count_expired (user, now, &n_sessions, &n_requests);
+  if (users != NULL)
     {
-      g_autoptr (GPtrArray) users = sm_users_list (self->users);
+      g_autoptr (GPtrArray) list = sm_users_list (users);
 
-      for (guint i = 0; i < users->len; i++)
-        count_expired (users->pdata[i], now, &n_sessions, &n_requests);
+      for (guint i = 0; i < list->len; i++)
+        count_expired (list->pdata[i], now, &n_sessions, &n_requests);
     }
   if (n_sessions > 0 || n_requests > 0)
     {

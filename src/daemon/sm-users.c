@@ -4,21 +4,17 @@
 
 #include "sm-users.h"
 
-#include <stdlib.h>
+#include "sm-error.h"
 
-typedef struct
-{
-  SmUser user;
-  SmUsers *users; /* (unowned) */
-} SmUserEntry;
+#include <stdlib.h>
 
 struct _SmUsers
 {
   GObject parent_instance;
 
   SmScheduler *scheduler; /* (owned) */
-  GHashTable *users;      /* (owned) uid → (owned) SmUserEntry */
-  SmBudget *budget;       /* (owned) all users together */
+  GHashTable *users;      /* (owned) uid → (owned) SmUser */
+  SmBudget *budget; /* (owned) (nullable) all users together; NULL: one user, no global caps */
 };
 
 enum
@@ -32,15 +28,12 @@ static guint signals[N_SIGNALS];
 G_DEFINE_TYPE (SmUsers, sm_users, G_TYPE_OBJECT)
 
 static void
-sm_user_entry_free (SmUserEntry *entry)
+sm_user_free (SmUser *user)
 {
-  SmUser *user = &entry->user;
-
-  g_clear_handle_id (&user->owner_watch_id, g_bus_unwatch_name);
   g_clear_object (&user->presence);
   g_clear_object (&user->requests);
   g_clear_object (&user->sessions);
-  g_free (entry);
+  g_free (user);
 }
 
 static void
@@ -72,14 +65,24 @@ sm_users_class_init (SmUsersClass *klass)
 static void
 sm_users_init (SmUsers *self)
 {
-  self->users = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
-                                       (GDestroyNotify) sm_user_entry_free);
-  self->budget = sm_budget_new ("the byte budget of all users together",
-                                SM_BUDGET_USER_BYTES * SM_USERS_MAX_FACTOR, NULL);
+  self->users =
+      g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) sm_user_free);
 }
 
+/* System mode: the users kept apart, and together under the global caps. */
 SmUsers *
 sm_users_new (SmScheduler *scheduler)
+{
+  SmUsers *self = sm_users_new_single (scheduler);
+
+  self->budget = sm_budget_new ("the byte budget of all users together",
+                                SM_BUDGET_USER_BYTES * SM_USERS_MAX_FACTOR, NULL);
+  return self;
+}
+
+/* The session bus: the one user's own budget and limits are all there is. */
+SmUsers *
+sm_users_new_single (SmScheduler *scheduler)
 {
   SmUsers *self = g_object_new (SM_TYPE_USERS, NULL);
 
@@ -92,29 +95,28 @@ SmUser *
 sm_users_get (SmUsers *self, guint32 uid)
 {
   g_autoptr (SmBudget) budget = NULL;
-  SmUserEntry *entry;
+  SmUser *user;
 
   g_return_val_if_fail (SM_IS_USERS (self), NULL);
 
-  entry = g_hash_table_lookup (self->users, GUINT_TO_POINTER (uid));
-  if (entry != NULL)
-    return &entry->user;
+  user = g_hash_table_lookup (self->users, GUINT_TO_POINTER (uid));
+  if (user != NULL)
+    return user;
 
-  entry = g_new0 (SmUserEntry, 1);
-  entry->users = self;
-  entry->user.uid = uid;
-  entry->user.sessions = sm_sessions_new (self->scheduler);
-  entry->user.requests = sm_requests_new (self->scheduler);
-  entry->user.presence = sm_presence_new (self->scheduler);
-  /* Each user's own budget, part of the one of all users together. */
+  user = g_new0 (SmUser, 1);
+  user->uid = uid;
+  user->sessions = sm_sessions_new (self->scheduler);
+  user->requests = sm_requests_new (self->scheduler);
+  user->presence = sm_presence_new (self->scheduler);
+  /* Each user's own budget, part of the one of all users together (if any). */
   budget = sm_budget_new ("the caller's byte budget", SM_BUDGET_USER_BYTES, self->budget);
-  sm_sessions_set_budget (entry->user.sessions, budget);
-  sm_requests_set_budget (entry->user.requests, budget);
-  sm_presence_set_budget (entry->user.presence, budget);
-  g_hash_table_insert (self->users, GUINT_TO_POINTER (uid), entry);
+  sm_sessions_set_budget (user->sessions, budget);
+  sm_requests_set_budget (user->requests, budget);
+  sm_presence_set_budget (user->presence, budget);
+  g_hash_table_insert (self->users, GUINT_TO_POINTER (uid), user);
   g_debug ("Models for uid %u", uid);
-  g_signal_emit (self, signals[SIGNAL_USER_ADDED], 0, &entry->user);
-  return &entry->user;
+  g_signal_emit (self, signals[SIGNAL_USER_ADDED], 0, user);
+  return user;
 }
 
 /* Every user with models. The array does not own them. */
@@ -127,33 +129,57 @@ sm_users_list (SmUsers *self)
 
   g_hash_table_iter_init (&iter, self->users);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (list, &((SmUserEntry *) value)->user);
+    g_ptr_array_add (list, value);
   return list;
+}
+
+/* All users' sessions (@session) or signing requests together. */
+static guint
+count_entries (SmUsers *self, gboolean session)
+{
+  g_autoptr (GPtrArray) list = sm_users_list (self);
+  guint n = 0;
+
+  for (guint i = 0; i < list->len; i++)
+    {
+      SmUser *user = list->pdata[i];
+
+      n +=
+          session ? sm_sessions_get_count (user->sessions) : sm_requests_get_count (user->requests);
+    }
+  return n;
 }
 
 guint
 sm_users_count_sessions (SmUsers *self)
 {
-  g_autoptr (GPtrArray) list = sm_users_list (self);
-  guint n = 0;
-
-  for (guint i = 0; i < list->len; i++)
-    n += sm_sessions_get_count (((SmUser *) list->pdata[i])->sessions);
-  return n;
+  return count_entries (self, TRUE);
 }
 
-guint
-sm_users_count_requests (SmUsers *self)
+/* Whether all users together have room for @user's new session (@session)
+ * or signing request @id, on top of the user's own limits, which the
+ * user's models check. A table of one user has no global caps. */
+gboolean
+sm_users_check_room (SmUsers *self, SmUser *user, gboolean session, const char *id, GError **error)
 {
-  g_autoptr (GPtrArray) list = sm_users_list (self);
-  guint n = 0;
+  guint max = (session ? SM_SESSIONS_MAX : SM_REQUESTS_MAX) * SM_USERS_MAX_FACTOR;
 
-  for (guint i = 0; i < list->len; i++)
-    n += sm_requests_get_count (((SmUser *) list->pdata[i])->requests);
-  return n;
+  g_return_val_if_fail (SM_IS_USERS (self), FALSE);
+
+  if (self->budget == NULL
+      || (session ? sm_sessions_lookup (user->sessions, id) != NULL
+                  : sm_requests_lookup (user->requests, id) != NULL)
+      || count_entries (self, session) < max)
+    return TRUE;
+  g_set_error (error, SM_ERROR, SM_ERROR_LIMIT_EXCEEDED,
+               "%s: cannot monitor \"%s\", all users together already have %u %s",
+               session ? "session_id" : "request_id", id, max,
+               session ? "sessions" : "signing requests");
+  return FALSE;
 }
 
-/* What all users together count against their byte budget. */
+/* (nullable): what all users together count against their byte budget;
+ * NULL for a table of one user. */
 SmBudget *
 sm_users_get_budget (SmUsers *self)
 {

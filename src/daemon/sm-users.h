@@ -12,10 +12,12 @@
 
 G_BEGIN_DECLS
 
-/* System-bus mode keeps each Unix user's data apart: every user has models
- * of their own (sessions, requests, presence, each with its own limits) on
- * the one shared scheduler, and the durable state says whose each entry is
- * ("owner-uid"). On the session bus there is one user and none of this. */
+/* The models of whoever calls, per Unix user: every user has models of
+ * their own (sessions, requests, presence, each with its own limits) on the
+ * one shared scheduler. In system-bus mode there is one user per caller's
+ * uid, kept apart, all together under global caps, and the durable state
+ * says whose each entry is ("owner-uid"). On the session bus the table has
+ * exactly one user (sm_users_new_single()), whose own limits are all. */
 
 /* All users together hold at most this many sessions (and as many signing
  * requests), so that a handful of users cannot exhaust the daemon; and as
@@ -30,19 +32,22 @@ typedef struct
   SmSessions *sessions; /* (owned) */
   SmRequests *requests; /* (owned) */
   SmPresence *presence; /* (owned) */
-  guint owner_watch_id; /* the presence owner's name, watched by the service */
-  gpointer service;     /* (unowned) for the service's signal handlers */
 } SmUser;
 
 #define SM_TYPE_USERS (sm_users_get_type ())
 G_DECLARE_FINAL_TYPE (SmUsers, sm_users, SM, USERS, GObject)
 
 SmUsers *sm_users_new (SmScheduler *scheduler);
+SmUsers *sm_users_new_single (SmScheduler *scheduler);
 
 SmUser *sm_users_get (SmUsers *self, guint32 uid);
 GPtrArray *sm_users_list (SmUsers *self);
 guint sm_users_count_sessions (SmUsers *self);
-guint sm_users_count_requests (SmUsers *self);
+gboolean sm_users_check_room (SmUsers *self,
+                              SmUser *user,
+                              gboolean session,
+                              const char *id,
+                              GError **error);
 SmBudget *sm_users_get_budget (SmUsers *self);
 void sm_users_add_store_sections (SmUsers *self, SmStore *store);
 
