@@ -6,11 +6,15 @@
  *
  *   register  --dest NAME --count N --window W [--first I] [--hours H]
  *       N pipelined RegisterSession calls (at most W outstanding), unique ids,
- *       typical options; expiry H hours ahead (deadlines far away).
+ *       typical options; expiry H hours ahead (deadlines far away); with
+ *       --threshold-ms T, one warning T ms before expiry.
+ *   unregister --dest NAME --count N --window W [--first I]
+ *       N pipelined UnregisterSession calls for the ids register gave.
  *   lateness  --dest NAME --count N --spread-ms S --delay-ms D --threshold-ms T
  *       N sessions expiring over S ms starting D ms from now plus T, each with
  *       one warning T ms before expiry; records receipt minus due time of every
- *       SessionExpiring/SessionExpired.
+ *       SessionExpiring/SessionExpired, and apart the lateness of the last
+ *       SessionExpired received and the window of due times (wall clock ms).
  *   startup   --dest NAME -- ARGV...
  *       execs ARGV, times exec to NameOwnerChanged(NAME), counts GetSessions,
  *       then stops it with SIGTERM.
@@ -49,6 +53,7 @@ typedef struct
   double step_ms;
   gint64 threshold_ms;
   gboolean typical;
+  gboolean unregister;
   guint timeout_id;
 } Run;
 
@@ -99,6 +104,14 @@ make_params (const Run *run, guint i)
   return g_variant_new ("(sxa{sv})", id, expiry_of (run, i), &options);
 }
 
+static GVariant *
+make_unregister_params (const Run *run, guint i)
+{
+  g_autofree char *id = g_strdup_printf ("%s-%u", run->prefix, run->first + i);
+
+  return g_variant_new ("(ss)", id, "completed");
+}
+
 static void issue_next (Run *run);
 
 static void
@@ -127,9 +140,11 @@ issue_next (Run *run)
 {
   while (run->issued < run->count && run->issued - run->done < run->window)
     {
-      g_dbus_connection_call (run->connection, run->dest, OBJECT_PATH, IFACE, "RegisterSession",
-                              make_params (run, run->issued), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
-                              60000, NULL, on_reply, run);
+      g_dbus_connection_call (run->connection, run->dest, OBJECT_PATH, IFACE,
+                              run->unregister ? "UnregisterSession" : "RegisterSession",
+                              run->unregister ? make_unregister_params (run, run->issued)
+                                              : make_params (run, run->issued),
+                              NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, 60000, NULL, on_reply, run);
       run->issued++;
     }
 }
@@ -171,6 +186,10 @@ typedef struct
   guint expected;
   guint early;
   guint unknown;
+  guint expired;            /* SessionExpired received */
+  gint64 expired_max_us;    /* the latest of them, against its own due */
+  gint64 last_expired_us;   /* the last one received, against its own due */
+  gint64 last_expired_wall; /* when that one was received (wall clock us) */
 } Lateness;
 
 static void
@@ -203,6 +222,12 @@ on_deadline_signal (GDBusConnection *connection G_GNUC_UNUSED,
   late = received_us - due_ms * 1000;
   if (late < 0)
     lat->early++;
+  if (g_str_equal (signal, "SessionExpired"))
+    {
+      lat->expired_max_us = lat->expired++ == 0 ? late : MAX (lat->expired_max_us, late);
+      lat->last_expired_us = late;
+      lat->last_expired_wall = received_us;
+    }
   g_array_append_val (lat->lateness_us, late);
   if (lat->lateness_us->len == lat->expected)
     g_main_loop_quit (lat->run->loop);
@@ -239,11 +264,37 @@ percentile_ms (GArray *sorted, double p)
   return g_array_index (sorted, gint64, i) / 1000.0;
 }
 
+static void
+print_lateness (Run *run, Lateness *lat, double seconds, gint64 register_end_ms, guint spread_ms)
+{
+  g_array_sort (lat->lateness_us, compare_i64);
+  g_print ("sessions %u register_s %.3f register_errors %u register_overran_ms %" G_GINT64_FORMAT
+           " signals %u missing %u unknown %u early %u p50_ms %.3f p99_ms %.3f max_ms %.3f "
+           "min_ms %.3f",
+           run->count, seconds, run->errors,
+           MAX ((gint64) 0, register_end_ms - (run->base_ms - run->threshold_ms)),
+           lat->lateness_us->len, lat->expected - MIN (lat->expected, lat->lateness_us->len),
+           lat->unknown, lat->early, percentile_ms (lat->lateness_us, 0.50),
+           percentile_ms (lat->lateness_us, 0.99), percentile_ms (lat->lateness_us, 1.0),
+           percentile_ms (lat->lateness_us, 0.0));
+  /* The due times are run->base_ms + [0, spread_ms): bench/run relates
+   * them to what a notification server received. */
+  g_print (" expired %u expired_max_ms %.3f last_expired_ms %.3f last_expired_at_ms %.3f"
+           " first_due_ms %" G_GINT64_FORMAT " spread_ms %u\n",
+           lat->expired, lat->expired ? lat->expired_max_us / 1000.0 : NAN,
+           lat->expired ? lat->last_expired_us / 1000.0 : NAN,
+           lat->expired ? lat->last_expired_wall / 1000.0 : NAN, run->base_ms, spread_ms);
+  if (run->first_error != NULL)
+    g_printerr ("bench-client: first error: %s\n", run->first_error);
+}
+
 static int
 mode_lateness (Run *run, guint spread_ms, guint delay_ms)
 {
   g_autofree char *owner = resolve_owner (run->connection, run->dest);
-  Lateness lat = { run, g_array_new (FALSE, FALSE, sizeof (gint64)), run->count * 2, 0, 0 };
+  Lateness lat = { .run = run,
+                   .lateness_us = g_array_new (FALSE, FALSE, sizeof (gint64)),
+                   .expected = run->count * 2 };
   gint64 register_end_ms;
   double seconds;
   guint sub_expiring, sub_expired;
@@ -274,18 +325,7 @@ mode_lateness (Run *run, guint spread_ms, guint delay_ms)
   g_dbus_connection_signal_unsubscribe (run->connection, sub_expiring);
   g_dbus_connection_signal_unsubscribe (run->connection, sub_expired);
 
-  g_array_sort (lat.lateness_us, compare_i64);
-  g_print ("sessions %u register_s %.3f register_errors %u register_overran_ms %" G_GINT64_FORMAT
-           " signals %u missing %u unknown %u early %u p50_ms %.3f p99_ms %.3f max_ms %.3f "
-           "min_ms %.3f\n",
-           run->count, seconds, run->errors,
-           MAX ((gint64) 0, register_end_ms - (run->base_ms - run->threshold_ms)),
-           lat.lateness_us->len, lat.expected - MIN (lat.expected, lat.lateness_us->len),
-           lat.unknown, lat.early, percentile_ms (lat.lateness_us, 0.50),
-           percentile_ms (lat.lateness_us, 0.99), percentile_ms (lat.lateness_us, 1.0),
-           percentile_ms (lat.lateness_us, 0.0));
-  if (run->first_error != NULL)
-    g_printerr ("bench-client: first error: %s\n", run->first_error);
+  print_lateness (run, &lat, seconds, register_end_ms, spread_ms);
   g_array_unref (lat.lateness_us);
   return EXIT_SUCCESS;
 }
@@ -363,6 +403,22 @@ mode_startup (Run *run, char **argv)
 }
 
 static int
+mode_calls (Run *run, gboolean unregister, double hours)
+{
+  double seconds;
+
+  run->unregister = unregister;
+  run->base_ms = wall_us () / 1000 + (gint64) (hours * 3600 * 1000);
+  seconds = run_calls (run);
+
+  g_print ("calls %u errors %u seconds %.4f rate %.1f\n", run->count, run->errors, seconds,
+           seconds > 0 ? run->count / seconds : 0);
+  if (run->first_error != NULL)
+    g_printerr ("bench-client: first error: %s\n", run->first_error);
+  return run->errors == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static int
 compare_doubles (gconstpointer a, gconstpointer b)
 {
   double da = *(const double *) a, db = *(const double *) b;
@@ -374,7 +430,7 @@ static int
 mode_get (Run *run, const char *copy_from)
 {
   g_autofree double *ms = g_new0 (double, MAX (run->count, 1));
-  gsize bytes = 0;
+  gsize bytes = 0, sessions = 0;
 
   if (copy_from != NULL)
     {
@@ -398,7 +454,7 @@ mode_get (Run *run, const char *copy_from)
   for (guint i = 0; i < run->count; i++)
     {
       g_autoptr (GError) error = NULL;
-      g_autoptr (GVariant) reply = NULL;
+      g_autoptr (GVariant) reply = NULL, list = NULL;
       gint64 start = g_get_monotonic_time ();
 
       reply = g_dbus_connection_call_sync (run->connection, run->dest, OBJECT_PATH, IFACE,
@@ -411,11 +467,14 @@ mode_get (Run *run, const char *copy_from)
           return EXIT_FAILURE;
         }
       bytes = g_variant_get_size (reply);
+      list = g_variant_get_child_value (reply, 0);
+      sessions = g_variant_n_children (list);
     }
   qsort (ms, run->count, sizeof ms[0], compare_doubles);
-  g_print ("calls %u p50_ms %.3f min_ms %.3f max_ms %.3f bytes %" G_GSIZE_FORMAT "\n", run->count,
-           run->count ? ms[run->count / 2] : NAN, run->count ? ms[0] : NAN,
-           run->count ? ms[run->count - 1] : NAN, bytes);
+  g_print ("calls %u p50_ms %.3f min_ms %.3f max_ms %.3f bytes %" G_GSIZE_FORMAT
+           " sessions %" G_GSIZE_FORMAT "\n",
+           run->count, run->count ? ms[run->count / 2] : NAN, run->count ? ms[0] : NAN,
+           run->count ? ms[run->count - 1] : NAN, bytes, sessions);
   return EXIT_SUCCESS;
 }
 
@@ -445,7 +504,7 @@ main (int argc, char **argv)
     G_OPTION_ENTRY_NULL,
   };
 
-  context = g_option_context_new ("register|lateness|startup|get [-- ARGV]");
+  context = g_option_context_new ("register|unregister|lateness|startup|get [-- ARGV]");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error) || argc < 2)
     {
@@ -469,18 +528,8 @@ main (int argc, char **argv)
   run.typical = !plain;
   run.threshold_ms = threshold_ms;
 
-  if (g_str_equal (mode, "register"))
-    {
-      double seconds;
-
-      run.base_ms = wall_us () / 1000 + (gint64) (hours * 3600 * 1000);
-      seconds = run_calls (&run);
-      g_print ("calls %u errors %u seconds %.4f rate %.1f\n", run.count, run.errors, seconds,
-               seconds > 0 ? run.count / seconds : 0);
-      if (run.first_error != NULL)
-        g_printerr ("bench-client: first error: %s\n", run.first_error);
-      return run.errors == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-    }
+  if (g_str_equal (mode, "register") || g_str_equal (mode, "unregister"))
+    return mode_calls (&run, g_str_equal (mode, "unregister"), hours);
   if (g_str_equal (mode, "lateness"))
     return mode_lateness (&run, (guint) spread_ms, (guint) delay_ms);
   if (g_str_equal (mode, "get"))
