@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* An LD_PRELOAD shim for test-power-cut.py: logs every file system call the
  * daemon makes on the files of one directory ($SM_SHIM_DIR), with its data
  * and a CLOCK_MONOTONIC time stamp, to $SM_SHIM_LOG. The test replays the

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The system-bus fan-out on a private bus (GTestDBus): every signal reaches
  * a subscribed listener once, in order, through the paced window; a user's
  * queue past its bound drops (and says so); unsubscribed listeners get

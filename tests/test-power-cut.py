@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# SPDX-License-Identifier: LGPL-2.1-or-later
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Power cut: every change acknowledged before the cut loads back.
 
 The daemon runs under tests/power-cut-shim.c (LD_PRELOAD), which logs each

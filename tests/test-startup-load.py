@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# SPDX-License-Identifier: LGPL-2.1-or-later
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Start-up with a large saved state: no call is answered from a half-loaded
 state. A call is sent to the daemon's connection by its unique name the
 moment that connection asks the bus for the well-known name (seen by a bus

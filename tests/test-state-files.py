@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# SPDX-License-Identifier: LGPL-2.1-or-later
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The state files: only regular files are read (a FIFO or a symbolic link in
 their place is set aside, never waited on or followed), temporary snapshots
 a kill -9 left are removed, set-aside names never collide, restored entries
