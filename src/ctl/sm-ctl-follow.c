@@ -222,13 +222,14 @@ sm_ctl_follow_run (SmCtlFollow *follow)
 static void
 sync_with_bus (SmCtl *ctl)
 {
-  g_autoptr (GVariant) id = sm_ctl_call_bus (ctl, "GetId", NULL, NULL);
-  g_autoptr (GVariant) subscribed = NULL;
+  GVariant *reply = sm_ctl_call_bus (ctl, "GetId", NULL, NULL);
 
+  g_clear_pointer (&reply, g_variant_unref);
   if (ctl->system_bus)
-    subscribed = g_dbus_connection_call_sync (ctl->connection, SM_BUS_NAME, SM_OBJECT_PATH,
-                                              SM_INTERFACE, "Subscribe", NULL, NULL,
-                                              G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL);
+    reply = g_dbus_connection_call_sync (ctl->connection, SM_BUS_NAME, SM_OBJECT_PATH, SM_INTERFACE,
+                                         "Subscribe", NULL, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                                         -1, NULL, NULL);
+  g_clear_pointer (&reply, g_variant_unref);
 }
 
 static void
