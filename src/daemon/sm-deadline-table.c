@@ -387,8 +387,13 @@ sm_deadline_table_to_variant (SmDeadlineTable *self)
   SmDeadlineTableClass *klass = SM_DEADLINE_TABLE_GET_CLASS (self);
   g_autoptr (GPtrArray) list = sm_deadline_table_list_entries (self);
   SmVardictWriter writer;
+  gsize size = 0;
 
-  sm_vardict_writer_init (&writer, 0);
+  /* What the entries count against the budget is their D-Bus form, about
+   * the size of their GVariant form: the reply is written without a copy. */
+  for (guint i = 0; i < list->len; i++)
+    size += ((SmDeadlineTableEntry *) list->pdata[i])->size;
+  sm_vardict_writer_init (&writer, size + 8 * list->len);
   for (guint i = 0; i < list->len; i++)
     klass->write (list->pdata[i], &writer);
   return sm_vardict_writer_finish (&writer);

@@ -28,40 +28,61 @@ offset_size (gsize body, gsize n)
   return 8;
 }
 
-static void
-append_offset (GByteArray *buf, gsize value, guint size)
+/* Room for @size more bytes; the writer grows by doubling, in one block
+ * (a large one is its own mapping, which realloc moves without copying). */
+static inline guint8 *
+make_room (SmVardictWriter *self, gsize size)
 {
-  guint8 bytes[8];
+  if (self->len + size > self->alloc)
+    {
+      self->alloc = MAX (self->alloc * 2, self->len + size);
+      self->data = g_realloc (self->data, self->alloc);
+    }
+  return self->data + self->len;
+}
 
-  for (guint i = 0; i < size; i++)
-    bytes[i] = (guint8) (value >> (8 * i));
-  g_byte_array_append (buf, bytes, size);
+static inline void
+append (SmVardictWriter *self, gconstpointer bytes, gsize size)
+{
+  memcpy (make_room (self, size), bytes, size);
+  self->len += size;
 }
 
 static void
-align8 (GByteArray *buf)
+append_offset (SmVardictWriter *self, gsize value, guint size)
 {
-  static const guint8 zeros[8] = { 0 };
-  gsize pad = (8 - (buf->len & 7)) & 7;
+  guint8 *bytes = make_room (self, size);
 
-  if (pad != 0)
-    g_byte_array_append (buf, zeros, pad);
+  for (guint i = 0; i < size; i++)
+    bytes[i] = (guint8) (value >> (8 * i));
+  self->len += size;
+}
+
+static void
+align8 (SmVardictWriter *self)
+{
+  gsize pad = (8 - (self->len & 7)) & 7;
+
+  memset (make_room (self, pad), 0, pad);
+  self->len += pad;
 }
 
 /* Frames a container of @n elements whose ends (from @start) are @ends. */
 static void
-append_offsets (GByteArray *buf, gsize start, GArray *ends)
+append_offsets (SmVardictWriter *self, gsize start, GArray *ends)
 {
-  guint size = offset_size (buf->len - start, ends->len);
+  guint size = offset_size (self->len - start, ends->len);
 
   for (guint i = 0; i < ends->len; i++)
-    append_offset (buf, g_array_index (ends, gsize, i), size);
+    append_offset (self, g_array_index (ends, gsize, i), size);
 }
 
 void
 sm_vardict_writer_init (SmVardictWriter *self, gsize reserve)
 {
-  self->buf = g_byte_array_sized_new (reserve);
+  self->alloc = MAX (reserve, 8);
+  self->data = g_malloc (self->alloc);
+  self->len = 0;
   self->ends = g_array_new (FALSE, FALSE, sizeof (gsize));
   self->dict_ends = g_array_new (FALSE, FALSE, sizeof (gsize));
   self->dict_start = 0;
@@ -70,7 +91,8 @@ sm_vardict_writer_init (SmVardictWriter *self, gsize reserve)
 void
 sm_vardict_writer_clear (SmVardictWriter *self)
 {
-  g_clear_pointer (&self->buf, g_byte_array_unref);
+  g_clear_pointer (&self->data, g_free);
+  self->len = self->alloc = 0;
   g_clear_pointer (&self->ends, g_array_unref);
   g_clear_pointer (&self->dict_ends, g_array_unref);
 }
@@ -78,8 +100,8 @@ sm_vardict_writer_clear (SmVardictWriter *self)
 void
 sm_vardict_writer_begin (SmVardictWriter *self)
 {
-  align8 (self->buf);
-  self->dict_start = self->buf->len;
+  align8 (self);
+  self->dict_start = self->len;
   g_array_set_size (self->dict_ends, 0);
 }
 
@@ -92,19 +114,18 @@ add_entry (SmVardictWriter *self,
            gsize size,
            const char *type_string)
 {
-  GByteArray *buf = self->buf;
   gsize start, key_end, end;
 
-  align8 (buf);
-  start = buf->len;
-  g_byte_array_append (buf, (const guint8 *) key, strlen (key) + 1);
-  key_end = buf->len - start;
-  align8 (buf);
-  g_byte_array_append (buf, data, size);
-  g_byte_array_append (buf, (const guint8 *) "", 1);
-  g_byte_array_append (buf, (const guint8 *) type_string, strlen (type_string));
-  append_offset (buf, key_end, offset_size (buf->len - start, 1));
-  end = buf->len - self->dict_start;
+  align8 (self);
+  start = self->len;
+  append (self, key, strlen (key) + 1);
+  key_end = self->len - start;
+  align8 (self);
+  append (self, data, size);
+  append (self, "", 1);
+  append (self, type_string, strlen (type_string));
+  append_offset (self, key_end, offset_size (self->len - start, 1));
+  end = self->len - self->dict_start;
   g_array_append_val (self->dict_ends, end);
 }
 
@@ -149,8 +170,8 @@ sm_vardict_writer_end (SmVardictWriter *self)
 {
   gsize end;
 
-  append_offsets (self->buf, self->dict_start, self->dict_ends);
-  end = self->buf->len;
+  append_offsets (self, self->dict_start, self->dict_ends);
+  end = self->len;
   g_array_append_val (self->ends, end);
 }
 
@@ -159,8 +180,8 @@ sm_vardict_writer_finish (SmVardictWriter *self)
 {
   g_autoptr (GBytes) bytes = NULL;
 
-  append_offsets (self->buf, 0, self->ends);
-  bytes = g_byte_array_free_to_bytes (g_steal_pointer (&self->buf));
+  append_offsets (self, 0, self->ends);
+  bytes = g_bytes_new_take (g_steal_pointer (&self->data), self->len);
   sm_vardict_writer_clear (self);
   return g_variant_new_from_bytes (G_VARIANT_TYPE ("aa{sv}"), bytes, TRUE);
 }

@@ -16,12 +16,15 @@ G_BEGIN_DECLS
  *   begin, add_* for each member, end; ... finish */
 typedef struct
 {
-  GByteArray *buf;   /* (owned) the aa{sv} so far */
+  guint8 *data;      /* (owned) the aa{sv} so far */
+  gsize len;         /* bytes written */
+  gsize alloc;       /* bytes allocated */
   GArray *ends;      /* (owned) gsize: end of each a{sv} written */
   GArray *dict_ends; /* (owned) gsize: end of each {sv} of the open a{sv} */
-  gsize dict_start;  /* where the open a{sv} starts in buf */
+  gsize dict_start;  /* where the open a{sv} starts in data */
 } SmVardictWriter;
 
+/* @reserve: the bytes expected (more are allocated as needed). */
 void sm_vardict_writer_init (SmVardictWriter *self, gsize reserve);
 void sm_vardict_writer_clear (SmVardictWriter *self);
 
