@@ -44,7 +44,6 @@ sm_deadline_table_entry_free (SmDeadlineTableEntry *entry)
   if (entry->deadline != NULL)
     sm_scheduler_remove (priv->scheduler, entry->deadline);
   sm_budget_charge (priv->budget, entry->size, 0);
-  g_clear_pointer (&entry->reply, g_variant_unref);
   SM_DEADLINE_TABLE_GET_CLASS (entry->owner)->free_entry (entry);
 }
 
@@ -380,33 +379,24 @@ sm_deadline_table_list (SmDeadlineTable *self)
   return list;
 }
 
-/* The serialized form of @entry, built once per change. */
-static GVariant *
-sm_deadline_table_entry_get_reply (SmDeadlineTableEntry *entry)
-{
-  if (entry->reply == NULL)
-    {
-      entry->reply =
-          g_variant_ref_sink (SM_DEADLINE_TABLE_GET_CLASS (entry->owner)->serialize (entry));
-      /* Serialized at once: the tree of small values is freed here, and
-       * what is kept is one block of bytes. */
-      g_variant_get_data (entry->reply);
-    }
-  return entry->reply;
-}
-
-/* Every item as an aa{sv}, soonest expiry first. */
+/* Every item as an aa{sv}, soonest expiry first: written at each call in
+ * one block (the reply's bytes, freed with the reply), not kept. */
 GVariant *
 sm_deadline_table_to_variant (SmDeadlineTable *self)
 {
+  SmDeadlineTableClass *klass = SM_DEADLINE_TABLE_GET_CLASS (self);
   g_autoptr (GPtrArray) list = sm_deadline_table_list_entries (self);
-  g_autofree GVariant **children = g_new (GVariant *, MAX (list->len, 1));
+  SmVardictWriter writer;
+  gsize size = 0;
 
+  /* What the entries count against the budget is their D-Bus form, about
+   * the size of their GVariant form: the reply is written without a copy. */
   for (guint i = 0; i < list->len; i++)
-    children[i] = sm_deadline_table_entry_get_reply (list->pdata[i]);
-  /* The array takes a reference on each child and copies nothing: GDBus
-   * reads the children's bytes when it writes the reply. */
-  return g_variant_new_array (G_VARIANT_TYPE ("a{sv}"), children, list->len);
+    size += ((SmDeadlineTableEntry *) list->pdata[i])->size;
+  sm_vardict_writer_init (&writer, size + 8 * list->len);
+  for (guint i = 0; i < list->len; i++)
+    klass->write (list->pdata[i], &writer);
+  return sm_vardict_writer_finish (&writer);
 }
 
 static GVariant *

@@ -5,6 +5,7 @@
 #include "sm-budget.h"
 #include "sm-scheduler.h"
 #include "sm-storable.h"
+#include "sm-vardict-writer.h"
 
 #include <gio/gio.h>
 
@@ -29,12 +30,6 @@ typedef struct
   gint64 expires_at;
   SmDeadline *deadline; /* (nullable) the next warning or the expiry */
   gsize size;           /* what it counts against the budget */
-  /* (owned) (nullable) the item's serialized form, kept from one listing
-   * (GetSessions, GetSigningRequests) to the next until the entry changes:
-   * a reply is then a copy of these bytes, not a tree of a dozen values per
-   * entry built, serialized and freed again (which also left the heap
-   * fragmented). */
-  GVariant *reply;
 } SmDeadlineTableEntry;
 
 /* How a table speaks of its entries in signals and errors. */
@@ -61,6 +56,9 @@ struct _SmDeadlineTableClass
 
   /* The item's a{sv} form (may be floating). */
   GVariant *(*serialize) (SmDeadlineTableEntry *entry);
+  /* The same a{sv}, written with sm_vardict_writer_begin() ... _end(): a
+   * listing's reply. */
+  void (*write) (SmDeadlineTableEntry *entry, SmVardictWriter *writer);
   /* Takes back an entry saved by an earlier run (SmStorable). */
   gboolean (*restore) (SmDeadlineTable *self, GVariant *entry, GError **error);
   /* Frees what the item holds and the entry's block. */

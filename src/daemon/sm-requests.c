@@ -14,7 +14,7 @@ struct _SmRequests
 };
 
 /* A request as the table holds it: what sm_requests_check_register() hands
- * out. A request never changes in place: its kept reply lasts until it goes. */
+ * out. */
 struct _SmRequestEntry
 {
   SmDeadlineTableEntry base;
@@ -52,6 +52,8 @@ sm_request_entry_serialize (SmDeadlineTableEntry *entry)
   return sm_request_to_variant (REQUEST (entry));
 }
 
+static void sm_request_entry_write (SmDeadlineTableEntry *entry, SmVardictWriter *writer);
+
 static gboolean
 sm_requests_check_reason (const char *reason, GError **error)
 {
@@ -82,6 +84,7 @@ sm_requests_class_init (SmRequestsClass *klass)
   SmDeadlineTableClass *table_class = SM_DEADLINE_TABLE_CLASS (klass);
 
   table_class->serialize = sm_request_entry_serialize;
+  table_class->write = sm_request_entry_write;
   table_class->restore = sm_requests_table_restore;
   table_class->free_entry = sm_request_entry_free;
   table_class->check_reason = sm_requests_check_reason;
@@ -397,6 +400,33 @@ sm_request_to_variant (const SmRequest *request)
   add_optional (entries, &n, "app-id", request->app_id);
   add_optional (entries, &n, "url", request->url);
   return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries, n);
+}
+
+static void
+write_optional (SmVardictWriter *writer, const char *key, const char *value)
+{
+  if (value != NULL)
+    sm_vardict_writer_add_string (writer, key, value);
+}
+
+/* What sm_request_to_variant() gives, written for a listing. */
+static void
+sm_request_entry_write (SmDeadlineTableEntry *entry, SmVardictWriter *writer)
+{
+  const SmRequest *request = REQUEST (entry);
+
+  sm_vardict_writer_begin (writer);
+  sm_vardict_writer_add_string (writer, "request-id", request->id);
+  sm_vardict_writer_add_string (writer, "session-id", request->session_id);
+  sm_vardict_writer_add_string (writer, "from-peer-id", request->from_peer_id);
+  sm_vardict_writer_add_int64 (writer, "expires-at", request->expires_at);
+  sm_vardict_writer_add_int64 (writer, "registered-at", request->registered_at);
+  write_optional (writer, "from-nickname", request->from_nickname);
+  write_optional (writer, "amount", request->amount);
+  write_optional (writer, "purpose", request->purpose);
+  write_optional (writer, "app-id", request->app_id);
+  write_optional (writer, "url", request->url);
+  sm_vardict_writer_end (writer);
 }
 
 GVariant *

@@ -52,6 +52,8 @@ sm_session_entry_serialize (SmDeadlineTableEntry *entry)
   return sm_session_to_variant (SESSION (entry));
 }
 
+static void sm_session_entry_write (SmDeadlineTableEntry *entry, SmVardictWriter *writer);
+
 static gboolean
 sm_sessions_check_reason (const char *reason, GError **error)
 {
@@ -87,8 +89,6 @@ sm_sessions_warn (SmDeadlineTable *self, SmDeadlineTableEntry *entry, gint64 now
         {
           session->sent_mask |= 1u << i;
           nearest = (gint) i;
-          /* Its "warnings-sent" changed. */
-          g_clear_pointer (&entry->reply, g_variant_unref);
         }
     }
 
@@ -121,6 +121,7 @@ sm_sessions_class_init (SmSessionsClass *klass)
   SmDeadlineTableClass *table_class = SM_DEADLINE_TABLE_CLASS (klass);
 
   table_class->serialize = sm_session_entry_serialize;
+  table_class->write = sm_session_entry_write;
   table_class->restore = sm_sessions_table_restore;
   table_class->free_entry = sm_session_entry_free;
   table_class->check_reason = sm_sessions_check_reason;
@@ -559,6 +560,35 @@ sm_session_to_variant (const SmSession *session)
     entries[n++] = dict_entry ("url", g_variant_new_string (session->url));
   g_assert (n <= G_N_ELEMENTS (entries));
   return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries, n);
+}
+
+/* What sm_session_to_variant() gives, written for a listing. */
+static void
+sm_session_entry_write (SmDeadlineTableEntry *entry, SmVardictWriter *writer)
+{
+  const SmSession *session = SESSION (entry);
+  gint64 sent[SM_THRESHOLDS_MAX];
+  gsize n_sent = 0;
+
+  for (guint i = 0; i < session->n_thresholds; i++)
+    if (session->sent_mask & (1u << i))
+      sent[n_sent++] = session->thresholds[i];
+
+  sm_vardict_writer_begin (writer);
+  sm_vardict_writer_add_string (writer, "session-id", session->id);
+  sm_vardict_writer_add_int64 (writer, "expires-at", session->expires_at);
+  sm_vardict_writer_add_int64 (writer, "registered-at", session->registered_at);
+  sm_vardict_writer_add_string (writer, "session-type", session->session_type);
+  sm_vardict_writer_add_value (writer, "metadata", session->metadata);
+  sm_vardict_writer_add_int64_array (writer, "warn-thresholds", session->thresholds,
+                                     session->n_thresholds);
+  sm_vardict_writer_add_int64_array (writer, "warnings-sent", sent, n_sent);
+  sm_vardict_writer_add_uint32 (writer, "warn-before-minutes", session->warn_before_minutes);
+  if (session->app_id != NULL)
+    sm_vardict_writer_add_string (writer, "app-id", session->app_id);
+  if (session->url != NULL)
+    sm_vardict_writer_add_string (writer, "url", session->url);
+  sm_vardict_writer_end (writer);
 }
 
 GVariant *
