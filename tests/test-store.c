@@ -814,6 +814,82 @@ test_journal_damage_in_the_middle (void)
   remove_tree (dir);
 }
 
+/* The "entry" text of a journal line as this daemon writes it. */
+static char *
+entry_of_line (const char *line)
+{
+  const char *start = strstr (line, "\"entry\":\"");
+
+  g_assert_nonnull (start);
+  start += strlen ("\"entry\":\"");
+  return g_strndup (start, (gsize) (strchr (start, '"') - start));
+}
+
+/* Records are read without a JSON parser when they are exactly as this
+ * daemon writes them, by json-glib otherwise: any valid JSON record, in
+ * any member order, spacing or escaping, replays the same. */
+static void
+test_journal_any_json (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sm-store-XXXXXX", NULL);
+  g_autofree char *contents = NULL;
+  g_autofree char *summary = NULL;
+  g_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GString) journal = g_string_new (NULL);
+  Models m = { 0 };
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  sm_store_wait (m.store);
+  register_session (&m, "a", NOW + HOUR);
+  register_session (&m, "b", NOW + 2 * HOUR);
+  register_session (&m, "c", NOW + 3 * HOUR);
+  register_session (&m, "d", NOW + 4 * HOUR);
+  models_clear (&m);
+
+  contents = read_journal (dir);
+  lines = g_strsplit (contents, "\n", -1);
+  a = entry_of_line (lines[0]);
+  b = entry_of_line (lines[1]);
+  c = entry_of_line (lines[2]);
+  d = entry_of_line (lines[3]);
+  g_string_append_printf (journal, "{\"entry\":\"%s\",\"id\":\"a\",\"section\":\"sessions\"}\n", a);
+  g_string_append_printf (
+      journal, "{ \"section\" : \"sessions\", \"id\" : \"b\", \"entry\" : \"%s\" }\n", b);
+  g_string_append_printf (journal,
+                          "{\"section\":\"sessions\",\"id\":\"\\u0063\",\"entry\":\"%s\"}\n", c);
+  g_string_append_printf (journal, "{\"section\":\"newer\",\"id\":\"a\",\"entry\":\"%s\"}\n", a);
+  /* Gone, then back with a member this daemon does not know. */
+  g_string_append (journal, "{\"section\":\"sessions\",\"id\":\"a\",\"entry\":null}\n");
+  g_string_append_printf (journal,
+                          "{\"section\":\"sessions\",\"id\":\"a\",\"entry\":\"%s\",\"x\":1}\n", a);
+  /* As written: d, then d gone; an id of UTF-8 beyond ASCII. */
+  g_string_append_printf (journal, "{\"section\":\"sessions\",\"id\":\"d\",\"entry\":\"%s\"}\n", d);
+  g_string_append (journal, "{\"section\":\"sessions\",\"id\":\"d\",\"entry\":null}\n");
+  g_string_append (journal, "{\"section\":\"sessions\",\"id\":\"\xc3\xa9\",\"entry\":null}\n");
+  /* Damaged: nearly the written form. */
+  g_string_append_printf (journal, "{\"section\":\"sessions\",\"id\":\"b\",\"entry\":\"%s\"}}\n",
+                          d);
+  g_string_append (journal, "{\"section\":\"sessions\",\"id\":\"b\",\"entry\":nul}\n");
+  g_string_append (journal, "{\"section\":\"sessions\",\"id\":\"b\",\"entry\":\"\\q\"}\n");
+  g_string_append (journal, "{\"section\":\"sessions\",\"id\":\"b\",\"entry\":3}\n");
+  write_journal (dir, journal->str);
+
+  models_init (&m, dir, NOW);
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*record 10 is damaged*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*record 11 is damaged*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*record 12 is damaged*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*record 13 is damaged*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*skipped 4 damaged records*");
+  sm_store_load (m.store);
+  g_test_assert_expected_messages ();
+  summary = sessions_summary (&m);
+  g_assert_cmpstr (summary, ==, "a=3600000 b=7200000 c=10800000");
+  models_clear (&m);
+  remove_tree (dir);
+}
+
 /* The store refuses a change it cannot write (before the change is made),
  * and takes it again as soon as the journal can be opened: no restart. */
 static void
@@ -1057,6 +1133,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/invalid-entries-dropped", test_invalid_entries_are_dropped);
   g_test_add_func ("/store/record-framing", test_record_framing);
   g_test_add_func ("/store/journal-damage-in-the-middle", test_journal_damage_in_the_middle);
+  g_test_add_func ("/store/journal-any-json", test_journal_any_json);
   g_test_add_func ("/store/prepare-refuses-and-recovers", test_prepare_refuses_and_recovers);
   g_test_add_func ("/store/short-write-truncated", test_short_write_truncated);
   g_test_add_func ("/store/restore-out-of-range", test_restore_out_of_range);
