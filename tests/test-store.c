@@ -685,6 +685,76 @@ test_bad_snapshots (void)
     }
 }
 
+#define ENTRY_A "{'session-id': <'a'>, 'expires-at': <int64 1700003600000>}"
+#define ENTRY_B "{'session-id': <'b'>, 'expires-at': <int64 1700007200000>}"
+
+/* A snapshot as this daemon writes it is read without a JSON parser; any
+ * other valid JSON (order, spacing, escapes, repeated members: the last
+ * wins) loads to what json-glib reads, and what json-glib refuses is
+ * refused. */
+static void
+test_snapshot_any_json (void)
+{
+  static const struct
+  {
+    const char *text;
+    const char *summary; /* NULL: refused */
+  } cases[] = {
+    { "{\"version\":1,\n\"sessions\":{\n\"a\":\"" ENTRY_A "\",\n\"b\":\"" ENTRY_B
+      "\"},\n\"requests\":{},\n\"presence\":null,\n\"notifications\":null}",
+      "a=3600000 b=7200000" },
+    { " {\n \"version\" : 1 ,\t\"sessions\" : { \"a\" : \"" ENTRY_A "\" } }\r\n", "a=3600000" },
+    { "{\"sessions\":{\"a\":\"" ENTRY_A "\"},\"version\":1}", "a=3600000" },
+    { "{\"version\":1,\"sessions\":{\"\\u0061\":\"" ENTRY_A "\"}}", "a=3600000" },
+    { "{\"version\":1,\"x\":\"y\",\"z\":{\"k\":\"v\"},\"w\":[1,{\"a\":2}],\"sessions\":{\"a\":"
+      "\"" ENTRY_A "\"}}",
+      "a=3600000" },
+    /* The last of a repeated id or section wins, an undecodable one before
+     * it or not. */
+    { "{\"version\":1,\"sessions\":{\"a\":\"{'x': <\",\"a\":\"" ENTRY_A "\"}}", "a=3600000" },
+    { "{\"version\":1,\"sessions\":{\"a\":\"" ENTRY_A "\"},\"sessions\":{\"b\":\"" ENTRY_B "\"}}",
+      "b=7200000" },
+    { "{\"version\":1,\"sessions\":{}}", "" },
+    { "{\"version\":1}", "" },
+    /* Refused. */
+    { "{\"version\":1,\"sessions\":{\"a\":\"" ENTRY_A "\"},\"version\":2}", NULL },
+    { "{\"version\":1,\"sessions\":{\"a\":\"" ENTRY_A "\"}} x", NULL },
+    { "{\"version\":1,\"sessions\":{\"a\":\"" ENTRY_A "\"}", NULL },
+    { "{\"version\":1,\"sessions\":{\"a\":\"{'x': <\"}}", NULL },
+    { "{\"version\":1,\"sessions\":\"" ENTRY_A "\"}", NULL },
+    { "{\"version\":1,\"presence\":{}}", NULL },
+    { "{\"version\":10,\"sessions\":{}}", NULL },
+    { "{\"version\":1e0}", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *summary = NULL;
+      Models m = { 0 };
+      /* Not terminated: the reader keeps to the length. */
+      gsize length = strlen (cases[i].text);
+      g_autofree char *data = g_memdup2 (cases[i].text, length);
+
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, cases[i].text);
+      models_init (&m, NULL, NOW);
+      g_assert_cmpint (sm_store_load_data (m.store, data, length, &error), ==,
+                       cases[i].summary != NULL);
+      summary = sessions_summary (&m);
+      if (cases[i].summary != NULL)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpstr (summary, ==, cases[i].summary);
+        }
+      else
+        {
+          g_assert_nonnull (error);
+          g_assert_cmpstr (summary, ==, "");
+        }
+      models_clear (&m);
+    }
+}
+
 static void
 test_invalid_entries_are_dropped (void)
 {
@@ -1130,6 +1200,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/failed-compaction-merges-back", test_failed_compaction_merges_back);
   g_test_add_func ("/store/changes-during-compaction", test_changes_during_compaction);
   g_test_add_func ("/store/bad-snapshots", test_bad_snapshots);
+  g_test_add_func ("/store/snapshot-any-json", test_snapshot_any_json);
   g_test_add_func ("/store/invalid-entries-dropped", test_invalid_entries_are_dropped);
   g_test_add_func ("/store/record-framing", test_record_framing);
   g_test_add_func ("/store/journal-damage-in-the-middle", test_journal_damage_in_the_middle);

@@ -137,6 +137,9 @@ parse_snapshot (SmStore *self, const char *data, gsize length, GError **error)
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the file is empty");
       return FALSE;
     }
+  if (sm_store_scan_snapshot (self, data, length))
+    return TRUE;
+  clear_pending (self);
   root = parse_object (parser, data, length, "the top level is not an object", error);
   if (root == NULL || !check_version (root, error))
     return FALSE;
