@@ -685,6 +685,76 @@ test_bad_snapshots (void)
     }
 }
 
+#define ENTRY_A "{'session-id': <'a'>, 'expires-at': <int64 1700003600000>}"
+#define ENTRY_B "{'session-id': <'b'>, 'expires-at': <int64 1700007200000>}"
+
+/* A snapshot as this daemon writes it is read without a JSON parser; any
+ * other valid JSON (order, spacing, escapes, repeated members: the last
+ * wins) loads to what json-glib reads, and what json-glib refuses is
+ * refused. */
+static void
+test_snapshot_any_json (void)
+{
+  static const struct
+  {
+    const char *text;
+    const char *summary; /* NULL: refused */
+  } cases[] = {
+    { "{\"version\":1,\n\"sessions\":{\n\"a\":\"" ENTRY_A "\",\n\"b\":\"" ENTRY_B
+      "\"},\n\"requests\":{},\n\"presence\":null,\n\"notifications\":null}",
+      "a=3600000 b=7200000" },
+    { " {\n \"version\" : 1 ,\t\"sessions\" : { \"a\" : \"" ENTRY_A "\" } }\r\n", "a=3600000" },
+    { "{\"sessions\":{\"a\":\"" ENTRY_A "\"},\"version\":1}", "a=3600000" },
+    { "{\"version\":1,\"sessions\":{\"\\u0061\":\"" ENTRY_A "\"}}", "a=3600000" },
+    { "{\"version\":1,\"x\":\"y\",\"z\":{\"k\":\"v\"},\"w\":[1,{\"a\":2}],\"sessions\":{\"a\":"
+      "\"" ENTRY_A "\"}}",
+      "a=3600000" },
+    /* The last of a repeated id or section wins, an undecodable one before
+     * it or not. */
+    { "{\"version\":1,\"sessions\":{\"a\":\"{'x': <\",\"a\":\"" ENTRY_A "\"}}", "a=3600000" },
+    { "{\"version\":1,\"sessions\":{\"a\":\"" ENTRY_A "\"},\"sessions\":{\"b\":\"" ENTRY_B "\"}}",
+      "b=7200000" },
+    { "{\"version\":1,\"sessions\":{}}", "" },
+    { "{\"version\":1}", "" },
+    /* Refused. */
+    { "{\"version\":1,\"sessions\":{\"a\":\"" ENTRY_A "\"},\"version\":2}", NULL },
+    { "{\"version\":1,\"sessions\":{\"a\":\"" ENTRY_A "\"}} x", NULL },
+    { "{\"version\":1,\"sessions\":{\"a\":\"" ENTRY_A "\"}", NULL },
+    { "{\"version\":1,\"sessions\":{\"a\":\"{'x': <\"}}", NULL },
+    { "{\"version\":1,\"sessions\":\"" ENTRY_A "\"}", NULL },
+    { "{\"version\":1,\"presence\":{}}", NULL },
+    { "{\"version\":10,\"sessions\":{}}", NULL },
+    { "{\"version\":1e0}", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *summary = NULL;
+      Models m = { 0 };
+      /* Not terminated: the reader keeps to the length. */
+      gsize length = strlen (cases[i].text);
+      g_autofree char *data = g_memdup2 (cases[i].text, length);
+
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, cases[i].text);
+      models_init (&m, NULL, NOW);
+      g_assert_cmpint (sm_store_load_data (m.store, data, length, &error), ==,
+                       cases[i].summary != NULL);
+      summary = sessions_summary (&m);
+      if (cases[i].summary != NULL)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpstr (summary, ==, cases[i].summary);
+        }
+      else
+        {
+          g_assert_nonnull (error);
+          g_assert_cmpstr (summary, ==, "");
+        }
+      models_clear (&m);
+    }
+}
+
 static void
 test_invalid_entries_are_dropped (void)
 {
@@ -810,6 +880,82 @@ test_journal_damage_in_the_middle (void)
   g_test_assert_expected_messages ();
   summary = sessions_summary (&m);
   g_assert_cmpstr (summary, ==, "a=3600000 c=10800000");
+  models_clear (&m);
+  remove_tree (dir);
+}
+
+/* The "entry" text of a journal line as this daemon writes it. */
+static char *
+entry_of_line (const char *line)
+{
+  const char *start = strstr (line, "\"entry\":\"");
+
+  g_assert_nonnull (start);
+  start += strlen ("\"entry\":\"");
+  return g_strndup (start, (gsize) (strchr (start, '"') - start));
+}
+
+/* Records are read without a JSON parser when they are exactly as this
+ * daemon writes them, by json-glib otherwise: any valid JSON record, in
+ * any member order, spacing or escaping, replays the same. */
+static void
+test_journal_any_json (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sm-store-XXXXXX", NULL);
+  g_autofree char *contents = NULL;
+  g_autofree char *summary = NULL;
+  g_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GString) journal = g_string_new (NULL);
+  Models m = { 0 };
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  sm_store_wait (m.store);
+  register_session (&m, "a", NOW + HOUR);
+  register_session (&m, "b", NOW + 2 * HOUR);
+  register_session (&m, "c", NOW + 3 * HOUR);
+  register_session (&m, "d", NOW + 4 * HOUR);
+  models_clear (&m);
+
+  contents = read_journal (dir);
+  lines = g_strsplit (contents, "\n", -1);
+  a = entry_of_line (lines[0]);
+  b = entry_of_line (lines[1]);
+  c = entry_of_line (lines[2]);
+  d = entry_of_line (lines[3]);
+  g_string_append_printf (journal, "{\"entry\":\"%s\",\"id\":\"a\",\"section\":\"sessions\"}\n", a);
+  g_string_append_printf (
+      journal, "{ \"section\" : \"sessions\", \"id\" : \"b\", \"entry\" : \"%s\" }\n", b);
+  g_string_append_printf (journal,
+                          "{\"section\":\"sessions\",\"id\":\"\\u0063\",\"entry\":\"%s\"}\n", c);
+  g_string_append_printf (journal, "{\"section\":\"newer\",\"id\":\"a\",\"entry\":\"%s\"}\n", a);
+  /* Gone, then back with a member this daemon does not know. */
+  g_string_append (journal, "{\"section\":\"sessions\",\"id\":\"a\",\"entry\":null}\n");
+  g_string_append_printf (journal,
+                          "{\"section\":\"sessions\",\"id\":\"a\",\"entry\":\"%s\",\"x\":1}\n", a);
+  /* As written: d, then d gone; an id of UTF-8 beyond ASCII. */
+  g_string_append_printf (journal, "{\"section\":\"sessions\",\"id\":\"d\",\"entry\":\"%s\"}\n", d);
+  g_string_append (journal, "{\"section\":\"sessions\",\"id\":\"d\",\"entry\":null}\n");
+  g_string_append (journal, "{\"section\":\"sessions\",\"id\":\"\xc3\xa9\",\"entry\":null}\n");
+  /* Damaged: nearly the written form. */
+  g_string_append_printf (journal, "{\"section\":\"sessions\",\"id\":\"b\",\"entry\":\"%s\"}}\n",
+                          d);
+  g_string_append (journal, "{\"section\":\"sessions\",\"id\":\"b\",\"entry\":nul}\n");
+  g_string_append (journal, "{\"section\":\"sessions\",\"id\":\"b\",\"entry\":\"\\q\"}\n");
+  g_string_append (journal, "{\"section\":\"sessions\",\"id\":\"b\",\"entry\":3}\n");
+  write_journal (dir, journal->str);
+
+  models_init (&m, dir, NOW);
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*record 10 is damaged*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*record 11 is damaged*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*record 12 is damaged*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*record 13 is damaged*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*skipped 4 damaged records*");
+  sm_store_load (m.store);
+  g_test_assert_expected_messages ();
+  summary = sessions_summary (&m);
+  g_assert_cmpstr (summary, ==, "a=3600000 b=7200000 c=10800000");
   models_clear (&m);
   remove_tree (dir);
 }
@@ -1054,9 +1200,11 @@ main (int argc, char **argv)
   g_test_add_func ("/store/failed-compaction-merges-back", test_failed_compaction_merges_back);
   g_test_add_func ("/store/changes-during-compaction", test_changes_during_compaction);
   g_test_add_func ("/store/bad-snapshots", test_bad_snapshots);
+  g_test_add_func ("/store/snapshot-any-json", test_snapshot_any_json);
   g_test_add_func ("/store/invalid-entries-dropped", test_invalid_entries_are_dropped);
   g_test_add_func ("/store/record-framing", test_record_framing);
   g_test_add_func ("/store/journal-damage-in-the-middle", test_journal_damage_in_the_middle);
+  g_test_add_func ("/store/journal-any-json", test_journal_any_json);
   g_test_add_func ("/store/prepare-refuses-and-recovers", test_prepare_refuses_and_recovers);
   g_test_add_func ("/store/short-write-truncated", test_short_write_truncated);
   g_test_add_func ("/store/restore-out-of-range", test_restore_out_of_range);

@@ -62,10 +62,15 @@ sm_check_id (const char *arg_name, const char *value, GError **error)
 gboolean
 sm_check_text_option (const char *key, GVariant *value, GError **error)
 {
-  g_autofree char *arg_name = g_strdup_printf ("options: \"%s\"", key);
+  const char *text = g_variant_get_string (value, NULL);
+  g_autofree char *arg_name = NULL;
 
-  return sm_check_text (arg_name, g_variant_get_string (value, NULL), 1, SM_TEXT_OPTION_MAX_BYTES,
-                        error);
+  /* The argument's name is made only for the error (restoring checks
+   * three of these per session). */
+  if (sm_check_text (NULL, text, 1, SM_TEXT_OPTION_MAX_BYTES, NULL))
+    return TRUE;
+  arg_name = g_strdup_printf ("options: \"%s\"", key);
+  return sm_check_text (arg_name, text, 1, SM_TEXT_OPTION_MAX_BYTES, error);
 }
 
 /* For text a wallet relays from its peer (a nickname, an amount, a

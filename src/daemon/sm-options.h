@@ -35,6 +35,11 @@ gboolean sm_options_parse (const SmOptionSpec *specs,
                            GVariant *options,
                            GVariant **values,
                            GError **error);
+gboolean sm_options_parse_saved (const SmOptionSpec *specs,
+                                 gsize n_specs,
+                                 GVariant *options,
+                                 GVariant **values,
+                                 GError **error);
 void sm_options_clear (GVariant **values, gsize n_values);
 gboolean sm_options_check_limits (GVariant *options, GError **error);
 gboolean sm_options_validate (const SmOptionSpec *specs,

@@ -312,7 +312,7 @@ sm_requests_restore (SmRequests *self, GVariant *entry_variant, GError **error)
   gint64 expires_at, registered_at;
   SmRequestEntry *entry = NULL;
 
-  if (!sm_options_parse (request_options, N_RESTORE_OPTIONS, entry_variant, values, error))
+  if (!sm_options_parse_saved (request_options, N_RESTORE_OPTIONS, entry_variant, values, error))
     return FALSE;
   if (values[OPT_REQUEST_ID] == NULL || values[OPT_SESSION_ID] == NULL
       || values[OPT_FROM_PEER_ID] == NULL || values[OPT_EXPIRES_AT] == NULL)

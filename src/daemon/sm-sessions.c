@@ -163,7 +163,9 @@ sm_sessions_get_budget (SmSessions *self)
 static gboolean
 check_thresholds (const char *key, GVariant *value, GError **error)
 {
-  gsize n = g_variant_n_children (value);
+  /* An "ax" is read in place, not element by element (restoring). */
+  gsize n = 0;
+  const gint64 *list = g_variant_get_fixed_array (value, &n, sizeof (gint64));
 
   if (n < 1 || n > SM_THRESHOLDS_MAX)
     {
@@ -174,9 +176,8 @@ check_thresholds (const char *key, GVariant *value, GError **error)
     }
   for (gsize i = 0; i < n; i++)
     {
-      gint64 t;
+      gint64 t = list[i];
 
-      g_variant_get_child (value, i, "x", &t);
       if (t <= 0)
         {
           g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
@@ -254,9 +255,11 @@ set_thresholds (SmSession *session, GVariant *list)
 
   if (list != NULL)
     {
-      n = MIN (g_variant_n_children (list), SM_THRESHOLDS_MAX);
-      for (gsize i = 0; i < n; i++)
-        g_variant_get_child (list, i, "x", &values[i]);
+      const gint64 *given = g_variant_get_fixed_array (list, &n, sizeof (gint64));
+
+      n = MIN (n, SM_THRESHOLDS_MAX);
+      if (n > 0)
+        memcpy (values, given, n * sizeof values[0]);
     }
   else
     {
@@ -446,11 +449,13 @@ sm_sessions_unregister (SmSessions *self,
 static void
 restore_sent (SmSession *session, GVariant *sent)
 {
-  for (gsize i = 0; sent != NULL && i < g_variant_n_children (sent); i++)
-    {
-      gint64 t;
+  gsize n = 0;
+  const gint64 *list = sent != NULL ? g_variant_get_fixed_array (sent, &n, sizeof (gint64)) : NULL;
 
-      g_variant_get_child (sent, i, "x", &t);
+  for (gsize i = 0; i < n; i++)
+    {
+      gint64 t = list[i];
+
       for (guint j = 0; j < session->n_thresholds; j++)
         if (session->thresholds[j] == t)
           session->sent_mask |= 1u << j;
@@ -470,7 +475,7 @@ sm_sessions_restore (SmSessions *self, GVariant *entry_variant, GError **error)
   gint64 expires_at, registered_at;
   SmSessionEntry *entry = NULL;
 
-  if (!sm_options_parse (session_options, N_RESTORE_OPTIONS, entry_variant, values, error))
+  if (!sm_options_parse_saved (session_options, N_RESTORE_OPTIONS, entry_variant, values, error))
     return FALSE;
   if (values[OPT_SESSION_ID] == NULL || values[OPT_EXPIRES_AT] == NULL)
     {

@@ -137,6 +137,9 @@ parse_snapshot (SmStore *self, const char *data, gsize length, GError **error)
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the file is empty");
       return FALSE;
     }
+  if (sm_store_scan_snapshot (self, data, length))
+    return TRUE;
+  clear_pending (self);
   root = parse_object (parser, data, length, "the top level is not an object", error);
   if (root == NULL || !check_version (root, error))
     return FALSE;
@@ -155,15 +158,97 @@ parse_snapshot (SmStore *self, const char *data, gsize length, GError **error)
   return TRUE;
 }
 
+/* A journal record's change: the entry @text (NULL: gone) of @id in the
+ * section @section_name. */
+static gboolean
+apply_record (SmStore *self,
+              const char *section_name,
+              const char *id,
+              const char *text,
+              GError **error)
+{
+  SmStoreSection *section = sm_store_find_section (self, section_name);
+  GVariant *entry;
+
+  /* A section this daemon does not know came from a newer one: skip it. */
+  if (section == NULL)
+    return TRUE;
+  if (sm_store_section_is_single (section))
+    id = "";
+  if (text == NULL)
+    {
+      g_hash_table_remove (section->pending, id);
+      return TRUE;
+    }
+  entry = sm_store_entry_from_text (text, error);
+  if (entry == NULL)
+    return FALSE;
+  g_hash_table_replace (section->pending, g_strdup (id), entry);
+  return TRUE;
+}
+
+/* A JSON string at @p of printable ASCII without escapes: its closing
+ * quote, else NULL. */
+static char *
+plain_string_end (char *p)
+{
+  if (*p != '"')
+    return NULL;
+  for (p++; *p != '"'; p++)
+    if (*p < 0x20 || *p > 0x7e || *p == '\\')
+      return NULL;
+  return p;
+}
+
+/* A record exactly as this daemon writes it, with plain strings:
+ * {"section":"<s>","id":"<s>","entry":"<s>" or null}. Its strings are
+ * split out in place (@json is changed only on success), without a JSON
+ * parser: one per line was most of replaying a journal. Anything else
+ * (spaces, escapes, other members or order) goes to json-glib. */
+static gboolean
+split_plain_record (char *json, char **strings)
+{
+  static const char *const prefixes[] = { "{\"section\":", ",\"id\":", ",\"entry\":" };
+  char *ends[3] = { NULL, NULL, NULL };
+  char *p = json;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      gsize n = strlen (prefixes[i]);
+
+      if (strncmp (p, prefixes[i], n) != 0)
+        return FALSE;
+      p += n;
+      if (i == 2 && strncmp (p, "null", 4) == 0)
+        {
+          strings[i] = NULL;
+          p += 4;
+          break;
+        }
+      ends[i] = plain_string_end (p);
+      if (ends[i] == NULL)
+        return FALSE;
+      strings[i] = p + 1;
+      p = ends[i] + 1;
+    }
+  if (strcmp (p, "}") != 0)
+    return FALSE;
+  for (guint i = 0; i < 3; i++)
+    if (ends[i] != NULL)
+      *ends[i] = '\0';
+  return TRUE;
+}
+
 /* One journal line: {"section": s, "id": s, "entry": s or null (gone)}. */
 static gboolean
-replay_line (SmStore *self, JsonParser *parser, const char *line, GError **error)
+replay_line (SmStore *self, JsonParser *parser, char *line, GError **error)
 {
   JsonObject *object;
   JsonNode *section_node, *id_node, *entry_node;
-  SmStoreSection *section;
-  const char *id;
+  char *strings[3];
 
+  if (split_plain_record (line, strings))
+    return apply_record (self, strings[0], strings[1], strings[2], error);
   object = parse_object (parser, line, strlen (line), "not an object", error);
   if (object == NULL)
     return FALSE;
@@ -181,23 +266,9 @@ replay_line (SmStore *self, JsonParser *parser, const char *line, GError **error
                    "are required");
       return FALSE;
     }
-
-  /* A section this daemon does not know came from a newer one: skip it. */
-  section = sm_store_find_section (self, json_node_get_string (section_node));
-  if (section == NULL)
-    return TRUE;
-  id = sm_store_section_is_single (section) ? "" : json_node_get_string (id_node);
-  if (JSON_NODE_HOLDS_NULL (entry_node))
-    g_hash_table_remove (section->pending, id);
-  else
-    {
-      GVariant *entry = sm_store_entry_from_text (json_node_get_string (entry_node), error);
-
-      if (entry == NULL)
-        return FALSE;
-      g_hash_table_replace (section->pending, g_strdup (id), entry);
-    }
-  return TRUE;
+  return apply_record (self, json_node_get_string (section_node), json_node_get_string (id_node),
+                       JSON_NODE_HOLDS_NULL (entry_node) ? NULL : json_node_get_string (entry_node),
+                       error);
 }
 
 /* rename(2) that never replaces @to. */
@@ -294,7 +365,7 @@ replay_journal (SmStore *self, const char *path)
       if (memchr (line, '\0', (gsize) (end - line)) != NULL)
         g_set_error (&error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "it holds NUL bytes");
       else if ((json = sm_store_unframe_record (line, (gsize) (end - line), &error)) != NULL
-               && replay_line (self, parser, json, &error))
+               && replay_line (self, parser, line + (json - line), &error))
         {
           n_lines++;
           continue;

@@ -107,6 +107,9 @@ gboolean sm_store_sync_dir (const char *dir, GError **error);
 int sm_store_open_regular (const char *path, int flags, GError **error);
 gboolean sm_store_read_file (const char *path, char **contents, gsize *length, GError **error);
 
+/* sm-store-scan.c */
+gboolean sm_store_scan_snapshot (SmStore *self, const char *data, gsize length);
+
 /* sm-store-section.c */
 SmStoreSection *sm_store_section_new (SmStore *store, const char *name, const char *id_key);
 void sm_store_section_free (SmStoreSection *section);

@@ -39,6 +39,37 @@ marshalled_size (GVariant *value)
   return blob[0] == 'l' ? GUINT32_FROM_LE (body_length) : GUINT32_FROM_BE (body_length);
 }
 
+static const SmOptionSpec specs[] = {
+  { "session-type", G_VARIANT_TYPE_STRING, NULL },
+  { "warn-thresholds", (const GVariantType *) "ax", NULL },
+  { "metadata", G_VARIANT_TYPE_VARDICT, NULL },
+  { "url", G_VARIANT_TYPE_STRING, NULL },
+};
+
+/* sm_options_parse_saved() reads the framing itself: the same verdict,
+ * error and values as sm_options_parse() on the same dict. */
+static void
+check_saved_parser (GVariant *options)
+{
+  GVariant *values[G_N_ELEMENTS (specs)], *saved[G_N_ELEMENTS (specs)];
+  g_autoptr (GError) error = NULL, saved_error = NULL;
+  gboolean ok = sm_options_parse (specs, G_N_ELEMENTS (specs), options, values, &error);
+
+  g_assert_cmpint (
+      ok, ==, sm_options_parse_saved (specs, G_N_ELEMENTS (specs), options, saved, &saved_error));
+  if (!ok)
+    {
+      g_assert_cmpstr (error->message, ==, saved_error->message);
+      return;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (specs); i++)
+    g_assert_true (
+        values[i] == saved[i]
+        || (values[i] != NULL && saved[i] != NULL && g_variant_equal (values[i], saved[i])));
+  sm_options_clear (values, G_N_ELEMENTS (specs));
+  sm_options_clear (saved, G_N_ELEMENTS (specs));
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -51,6 +82,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) saved = NULL;
   const SmSession *session;
+
+  check_saved_parser (options);
 
   if (!sm_sessions_register (sessions, "fuzz", FUZZ_NOW_MS + 20 * 60000, options, &error))
     {

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
+#define G_LOG_DOMAIN "sm-store"
+
+#include "sm-store-private.h"
+
+#include "sm-store-codec.h"
+
+#include <string.h>
+
+/* Reads a snapshot as this daemon writes it without a JSON parser: its
+ * tree of nodes for 10 000 entries was a third of reading the state. Only
+ * a strict part of JSON is taken: the "version" first, members whose
+ * names and strings are printable ASCII without escapes, each known
+ * section once. Anything else, and an entry that does not decode, makes
+ * sm_store_scan_snapshot() give up, and json-glib reads the whole file
+ * again, with its errors: what a snapshot loads to never depends on which
+ * reader read it. */
+
+typedef struct
+{
+  const char *p, *end;
+} Scan;
+
+static void
+skip_space (Scan *s)
+{
+  while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+    s->p++;
+}
+
+/* @text next, after any white space. */
+static gboolean
+eat (Scan *s, const char *text)
+{
+  gsize n = strlen (text);
+
+  skip_space (s);
+  if ((gsize) (s->end - s->p) < n || memcmp (s->p, text, n) != 0)
+    return FALSE;
+  s->p += n;
+  return TRUE;
+}
+
+/* A string of printable ASCII without escapes: its text, not terminated. */
+static gboolean
+plain_string (Scan *s, const char **text, gsize *length)
+{
+  const char *q;
+
+  skip_space (s);
+  if (s->p >= s->end || *s->p != '"')
+    return FALSE;
+  for (q = s->p + 1; q < s->end && *q != '"'; q++)
+    if (*q < 0x20 || *q > 0x7e || *q == '\\')
+      return FALSE;
+  if (q >= s->end)
+    return FALSE;
+  *text = s->p + 1;
+  *length = (gsize) (q - s->p - 1);
+  s->p = q + 1;
+  return TRUE;
+}
+
+static gboolean
+keep_entry (SmStoreSection *section,
+            const char *id,
+            gsize id_length,
+            const char *text,
+            gsize length)
+{
+  g_autofree char *copy = g_strndup (text, length);
+  GVariant *entry = sm_store_entry_from_text (copy, NULL);
+
+  if (entry == NULL)
+    return FALSE;
+  g_hash_table_replace (section->pending, g_strndup (id, id_length), entry);
+  return TRUE;
+}
+
+/* A section's value: null, "<entry>" (a single-entry section) or
+ * {"<id>": "<entry>", ...}; @section NULL (unknown) reads and drops it. */
+static gboolean
+scan_value (Scan *s, SmStoreSection *section)
+{
+  const char *id, *text;
+  gsize id_length, length;
+
+  if (eat (s, "null"))
+    return TRUE;
+  if (section == NULL || sm_store_section_is_single (section))
+    {
+      if (plain_string (s, &text, &length))
+        return section == NULL || keep_entry (section, "", 0, text, length);
+      if (section != NULL)
+        return FALSE;
+    }
+  if (!eat (s, "{"))
+    return FALSE;
+  if (eat (s, "}"))
+    return TRUE;
+  do
+    {
+      if (!plain_string (s, &id, &id_length) || !eat (s, ":") || !plain_string (s, &text, &length))
+        return FALSE;
+      if (section != NULL && !keep_entry (section, id, id_length, text, length))
+        return FALSE;
+    }
+  while (eat (s, ","));
+  return eat (s, "}");
+}
+
+/* The known section named by @name (@length bytes) and its index, else
+ * NULL. */
+static SmStoreSection *
+find_section (SmStore *self, const char *name, gsize length, guint *index)
+{
+  for (guint i = 0; i < self->sections->len; i++)
+    {
+      SmStoreSection *section = self->sections->pdata[i];
+
+      if (strlen (section->name) == length && memcmp (section->name, name, length) == 0)
+        {
+          *index = i;
+          return section;
+        }
+    }
+  return NULL;
+}
+
+/* {"version": <1 to SM_STORE_VERSION>, "<section>": <value>, ...} into the
+ * pending entries; FALSE when the text is not of that form (the pending
+ * entries then hold part of it: the caller clears them). */
+gboolean
+sm_store_scan_snapshot (SmStore *self, const char *data, gsize length)
+{
+  g_autofree gboolean *seen = g_new0 (gboolean, self->sections->len + 1);
+  Scan s = { data, data + length };
+  guint version = 0;
+
+  if (!eat (&s, "{") || !eat (&s, "\"version\"") || !eat (&s, ":"))
+    return FALSE;
+  skip_space (&s);
+  if (s.p >= s.end || *s.p < '1' || *s.p > '9')
+    return FALSE;
+  for (; s.p < s.end && g_ascii_isdigit (*s.p) && version <= SM_STORE_VERSION; s.p++)
+    version = version * 10 + (guint) (*s.p - '0');
+  if (version > SM_STORE_VERSION)
+    return FALSE;
+  while (eat (&s, ","))
+    {
+      SmStoreSection *section;
+      const char *name;
+      gsize name_length;
+      guint index = 0;
+
+      if (!plain_string (&s, &name, &name_length) || !eat (&s, ":")
+          || (name_length == strlen ("version") && memcmp (name, "version", name_length) == 0))
+        return FALSE;
+      section = find_section (self, name, name_length, &index);
+      if (section != NULL && seen[index])
+        return FALSE;
+      if (section != NULL)
+        seen[index] = TRUE;
+      if (!scan_value (&s, section))
+        return FALSE;
+    }
+  if (!eat (&s, "}"))
+    return FALSE;
+  skip_space (&s);
+  return s.p == s.end;
+}
