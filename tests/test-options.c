@@ -76,8 +76,8 @@ test_same_verdicts (void)
   static const char *const cases[] = {
     "@a{sv} {}",
     "{'text': <'hello'>}",
-    "{'text': <'hello'>, 'number': <int64 -5>, 'count': <uint32 7>, 'list': <@ax [1, 2, 3]>,"
-    " 'dict': <{'a': <'b'>, 'c': <<<@ax []>>>}>}",
+    ("{'text': <'hello'>, 'number': <int64 -5>, 'count': <uint32 7>, 'list': <@ax [1, 2, 3]>,"
+     " 'dict': <{'a': <'b'>, 'c': <<<@ax []>>>}>}"),
     /* Unknown keys, of any type, are left out. */
     "{'other': <(1, 'x', [<2>])>, 'text': <'t'>, 'z': <@a{sv} {}>}",
     /* A key given twice counts the first time. */

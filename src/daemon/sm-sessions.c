@@ -7,11 +7,9 @@
 #include "sm-checks.h"
 #include "sm-error.h"
 #include "sm-options.h"
+#include "sm-session-options.h"
 
-#define SM_METADATA_MAX_BYTES (64 * 1024)
 #define SM_MINUTE_MS ((gint64) 60000)
-
-static const gint64 default_thresholds[] = { 600000, 300000, 120000, 60000 };
 
 struct _SmSessions
 {
@@ -160,156 +158,6 @@ sm_sessions_get_budget (SmSessions *self)
   return sm_deadline_table_get_budget (TABLE (self));
 }
 
-static gboolean
-check_thresholds (const char *key, GVariant *value, GError **error)
-{
-  /* An "ax" is read in place, not element by element (restoring). */
-  gsize n = 0;
-  const gint64 *list = g_variant_get_fixed_array (value, &n, sizeof (gint64));
-
-  if (n < 1 || n > SM_THRESHOLDS_MAX)
-    {
-      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
-                   "options: \"%s\" must hold 1 to %d values, got %" G_GSIZE_FORMAT, key,
-                   SM_THRESHOLDS_MAX, n);
-      return FALSE;
-    }
-  for (gsize i = 0; i < n; i++)
-    {
-      gint64 t = list[i];
-
-      if (t <= 0)
-        {
-          g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
-                       "options: \"%s\" value %" G_GSIZE_FORMAT " is %" G_GINT64_FORMAT
-                       "; every threshold must be > 0 ms",
-                       key, i, t);
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-static gboolean
-check_metadata (const char *key, GVariant *value, GError **error)
-{
-  gsize size = g_variant_get_size (value);
-
-  if (size > SM_METADATA_MAX_BYTES)
-    {
-      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
-                   "options: \"%s\" is %" G_GSIZE_FORMAT
-                   " bytes serialized, at most %d are allowed",
-                   key, size, SM_METADATA_MAX_BYTES);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* The options of RegisterSession, then the keys only a saved session has
- * (sm_session_to_variant()), which a registration ignores as unknown. */
-enum
-{
-  OPT_SESSION_TYPE,
-  OPT_WARN_THRESHOLDS,
-  OPT_WARN_BEFORE_MINUTES,
-  OPT_METADATA,
-  OPT_APP_ID,
-  OPT_URL,
-  N_REGISTER_OPTIONS,
-  OPT_SESSION_ID = N_REGISTER_OPTIONS,
-  OPT_EXPIRES_AT,
-  OPT_REGISTERED_AT,
-  OPT_WARNINGS_SENT,
-  N_RESTORE_OPTIONS
-};
-
-static const SmOptionSpec session_options[N_RESTORE_OPTIONS] = {
-  [OPT_SESSION_TYPE] = { "session-type", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  [OPT_WARN_THRESHOLDS] = { "warn-thresholds", (const GVariantType *) "ax", check_thresholds },
-  [OPT_WARN_BEFORE_MINUTES] = { "warn-before-minutes", G_VARIANT_TYPE_UINT32, NULL },
-  [OPT_METADATA] = { "metadata", G_VARIANT_TYPE_VARDICT, check_metadata },
-  [OPT_APP_ID] = { "app-id", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  [OPT_URL] = { "url", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  [OPT_SESSION_ID] = { "session-id", G_VARIANT_TYPE_STRING, NULL },
-  [OPT_EXPIRES_AT] = { "expires-at", G_VARIANT_TYPE_INT64, NULL },
-  [OPT_REGISTERED_AT] = { "registered-at", G_VARIANT_TYPE_INT64, NULL },
-  [OPT_WARNINGS_SENT] = { "warnings-sent", (const GVariantType *) "ax", NULL },
-};
-
-static gint
-compare_thresholds_desc (gconstpointer a, gconstpointer b)
-{
-  gint64 ta = *(const gint64 *) a;
-  gint64 tb = *(const gint64 *) b;
-
-  return ta < tb ? 1 : ta > tb ? -1 : 0;
-}
-
-/* Sorted largest first (earliest warning first), duplicates dropped. */
-static void
-set_thresholds (SmSession *session, GVariant *list)
-{
-  gint64 values[SM_THRESHOLDS_MAX];
-  gsize n = 0;
-
-  if (list != NULL)
-    {
-      const gint64 *given = g_variant_get_fixed_array (list, &n, sizeof (gint64));
-
-      n = MIN (n, SM_THRESHOLDS_MAX);
-      if (n > 0)
-        memcpy (values, given, n * sizeof values[0]);
-    }
-  else
-    {
-      n = G_N_ELEMENTS (default_thresholds);
-      memcpy (values, default_thresholds, sizeof default_thresholds);
-    }
-  qsort (values, n, sizeof values[0], compare_thresholds_desc);
-
-  session->n_thresholds = 0;
-  for (gsize i = 0; i < n; i++)
-    if (session->n_thresholds == 0 || session->thresholds[session->n_thresholds - 1] != values[i])
-      session->thresholds[session->n_thresholds++] = values[i];
-}
-
-/* A normal-form copy that owns its bytes. g_variant_get_normal_form() hands
- * back the value itself when it already is normal, and a value looked up in
- * a call's options is a view into the whole message body: stored as is, every
- * session would keep its entire RegisterSession call alive. */
-static GVariant *
-sm_variant_detach (GVariant *value)
-{
-  g_autoptr (GVariant) normal = g_variant_get_normal_form (value);
-  g_autoptr (GBytes) bytes = g_bytes_new (g_variant_get_data (normal), g_variant_get_size (normal));
-
-  return g_variant_ref_sink (g_variant_new_from_bytes (g_variant_get_type (normal), bytes, TRUE));
-}
-
-static char *
-dup_string_or (GVariant *value, const char *fallback)
-{
-  return g_strdup (value != NULL ? g_variant_get_string (value, NULL) : fallback);
-}
-
-/* Fills @session from options sm_options_parse() checked. */
-static void
-apply_options (SmSession *session, GVariant **values)
-{
-  session->session_type = dup_string_or (values[OPT_SESSION_TYPE], "signing");
-  session->warn_before_minutes = values[OPT_WARN_BEFORE_MINUTES] != NULL
-                                     ? g_variant_get_uint32 (values[OPT_WARN_BEFORE_MINUTES])
-                                     : 5;
-  session->app_id = dup_string_or (values[OPT_APP_ID], NULL);
-  session->url = dup_string_or (values[OPT_URL], NULL);
-  set_thresholds (session, values[OPT_WARN_THRESHOLDS]);
-  if (values[OPT_METADATA] != NULL)
-    session->metadata = sm_variant_detach (values[OPT_METADATA]);
-  else
-    session->metadata = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
-}
-
 /* What @session counts against the budget: its D-Bus form as GetSessions
  * sends it once all its warnings are sent (so that it never grows later),
  * or its metadata's GVariant form where that is larger, plus its offset in
@@ -351,7 +199,7 @@ sm_session_entry_new (SmSessions *self,
   session->id = g_strdup (session_id);
   session->expires_at = expires_at;
   session->registered_at = registered_at;
-  apply_options (session, values);
+  sm_session_apply_options (session, values);
   sm_deadline_table_entry_init (TABLE (self), &entry->base, session, session->id, expires_at);
   return entry;
 }
@@ -376,21 +224,22 @@ sm_sessions_check_register (SmSessions *self,
                             GError **error)
 {
   gint64 now = sm_deadline_table_now (TABLE (self));
-  GVariant *values[N_REGISTER_OPTIONS];
+  GVariant *values[SM_SESSION_N_REGISTER_OPTIONS];
   SmSessionEntry *entry;
 
   if (!sm_check_id ("session_id", session_id, error)
       || !sm_check_expires_at ("expires_at", expires_at, now, error)
-      || !sm_options_parse (session_options, N_REGISTER_OPTIONS, options, values, error))
+      || !sm_options_parse (sm_session_options, SM_SESSION_N_REGISTER_OPTIONS, options, values,
+                            error))
     return NULL;
   if (!sm_deadline_table_check_room (TABLE (self), session_id, error))
     {
-      sm_options_clear (values, N_REGISTER_OPTIONS);
+      sm_options_clear (values, SM_SESSION_N_REGISTER_OPTIONS);
       return NULL;
     }
 
   entry = sm_session_entry_new (self, session_id, expires_at, now, values);
-  sm_options_clear (values, N_REGISTER_OPTIONS);
+  sm_options_clear (values, SM_SESSION_N_REGISTER_OPTIONS);
   if (!sm_sessions_check_budget (self, entry, error))
     return NULL;
   return entry;
@@ -470,32 +319,34 @@ gboolean
 sm_sessions_restore (SmSessions *self, GVariant *entry_variant, GError **error)
 {
   gint64 now = sm_deadline_table_now (TABLE (self));
-  GVariant *values[N_RESTORE_OPTIONS];
+  GVariant *values[SM_SESSION_N_RESTORE_OPTIONS];
   const char *session_id;
   gint64 expires_at, registered_at;
   SmSessionEntry *entry = NULL;
 
-  if (!sm_options_parse_saved (session_options, N_RESTORE_OPTIONS, entry_variant, values, error))
+  if (!sm_options_parse_saved (sm_session_options, SM_SESSION_N_RESTORE_OPTIONS, entry_variant,
+                               values, error))
     return FALSE;
-  if (values[OPT_SESSION_ID] == NULL || values[OPT_EXPIRES_AT] == NULL)
+  if (values[SM_SESSION_OPT_SESSION_ID] == NULL || values[SM_SESSION_OPT_EXPIRES_AT] == NULL)
     {
-      sm_options_clear (values, N_RESTORE_OPTIONS);
+      sm_options_clear (values, SM_SESSION_N_RESTORE_OPTIONS);
       g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
                    "session: \"session-id\" (s) and \"expires-at\" (x) are required");
       return FALSE;
     }
-  session_id = g_variant_get_string (values[OPT_SESSION_ID], NULL);
-  expires_at = g_variant_get_int64 (values[OPT_EXPIRES_AT]);
-  registered_at =
-      values[OPT_REGISTERED_AT] != NULL ? g_variant_get_int64 (values[OPT_REGISTERED_AT]) : now;
+  session_id = g_variant_get_string (values[SM_SESSION_OPT_SESSION_ID], NULL);
+  expires_at = g_variant_get_int64 (values[SM_SESSION_OPT_EXPIRES_AT]);
+  registered_at = values[SM_SESSION_OPT_REGISTERED_AT] != NULL
+                      ? g_variant_get_int64 (values[SM_SESSION_OPT_REGISTERED_AT])
+                      : now;
 
   if (sm_check_id ("session-id", session_id, error)
       && sm_deadline_table_check_saved (TABLE (self), session_id, registered_at, expires_at, error))
     {
       entry = sm_session_entry_new (self, session_id, expires_at, MIN (registered_at, now), values);
-      restore_sent (&entry->session, values[OPT_WARNINGS_SENT]);
+      restore_sent (&entry->session, values[SM_SESSION_OPT_WARNINGS_SENT]);
     }
-  sm_options_clear (values, N_RESTORE_OPTIONS);
+  sm_options_clear (values, SM_SESSION_N_RESTORE_OPTIONS);
   if (entry == NULL || !sm_sessions_check_budget (self, entry, error))
     return FALSE;
   sm_sessions_apply (self, entry);

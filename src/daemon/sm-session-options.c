@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
+#define G_LOG_DOMAIN "sm-sessions"
+
+#include "sm-session-options.h"
+
+#include "sm-checks.h"
+#include "sm-error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A session's options: what RegisterSession accepts and how they fill a
+ * session, shared by registering and restoring (sm-sessions.c). */
+
+#define SM_METADATA_MAX_BYTES (64 * 1024)
+
+static const gint64 default_thresholds[] = { 600000, 300000, 120000, 60000 };
+
+static gboolean
+check_thresholds (const char *key, GVariant *value, GError **error)
+{
+  /* An "ax" is read in place, not element by element (restoring). */
+  gsize n = 0;
+  const gint64 *list = g_variant_get_fixed_array (value, &n, sizeof (gint64));
+
+  if (n < 1 || n > SM_THRESHOLDS_MAX)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "options: \"%s\" must hold 1 to %d values, got %" G_GSIZE_FORMAT, key,
+                   SM_THRESHOLDS_MAX, n);
+      return FALSE;
+    }
+  for (gsize i = 0; i < n; i++)
+    {
+      gint64 t = list[i];
+
+      if (t <= 0)
+        {
+          g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                       "options: \"%s\" value %" G_GSIZE_FORMAT " is %" G_GINT64_FORMAT
+                       "; every threshold must be > 0 ms",
+                       key, i, t);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+check_metadata (const char *key, GVariant *value, GError **error)
+{
+  gsize size = g_variant_get_size (value);
+
+  if (size > SM_METADATA_MAX_BYTES)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "options: \"%s\" is %" G_GSIZE_FORMAT
+                   " bytes serialized, at most %d are allowed",
+                   key, size, SM_METADATA_MAX_BYTES);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+const SmOptionSpec sm_session_options[SM_SESSION_N_RESTORE_OPTIONS] = {
+  [SM_SESSION_OPT_SESSION_TYPE] = { "session-type", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  [SM_SESSION_OPT_WARN_THRESHOLDS] = { "warn-thresholds", (const GVariantType *) "ax",
+                                       check_thresholds },
+  [SM_SESSION_OPT_WARN_BEFORE_MINUTES] = { "warn-before-minutes", G_VARIANT_TYPE_UINT32, NULL },
+  [SM_SESSION_OPT_METADATA] = { "metadata", G_VARIANT_TYPE_VARDICT, check_metadata },
+  [SM_SESSION_OPT_APP_ID] = { "app-id", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  [SM_SESSION_OPT_URL] = { "url", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  [SM_SESSION_OPT_SESSION_ID] = { "session-id", G_VARIANT_TYPE_STRING, NULL },
+  [SM_SESSION_OPT_EXPIRES_AT] = { "expires-at", G_VARIANT_TYPE_INT64, NULL },
+  [SM_SESSION_OPT_REGISTERED_AT] = { "registered-at", G_VARIANT_TYPE_INT64, NULL },
+  [SM_SESSION_OPT_WARNINGS_SENT] = { "warnings-sent", (const GVariantType *) "ax", NULL },
+};
+
+static gint
+compare_thresholds_desc (gconstpointer a, gconstpointer b)
+{
+  gint64 ta = *(const gint64 *) a;
+  gint64 tb = *(const gint64 *) b;
+
+  return ta < tb ? 1 : ta > tb ? -1 : 0;
+}
+
+/* Sorted largest first (earliest warning first), duplicates dropped. */
+static void
+set_thresholds (SmSession *session, GVariant *list)
+{
+  gint64 values[SM_THRESHOLDS_MAX];
+  gsize n = 0;
+
+  if (list != NULL)
+    {
+      const gint64 *given = g_variant_get_fixed_array (list, &n, sizeof (gint64));
+
+      n = MIN (n, SM_THRESHOLDS_MAX);
+      if (n > 0)
+        memcpy (values, given, n * sizeof values[0]);
+    }
+  else
+    {
+      n = G_N_ELEMENTS (default_thresholds);
+      memcpy (values, default_thresholds, sizeof default_thresholds);
+    }
+  qsort (values, n, sizeof values[0], compare_thresholds_desc);
+
+  session->n_thresholds = 0;
+  for (gsize i = 0; i < n; i++)
+    if (session->n_thresholds == 0 || session->thresholds[session->n_thresholds - 1] != values[i])
+      session->thresholds[session->n_thresholds++] = values[i];
+}
+
+/* A normal-form copy that owns its bytes. g_variant_get_normal_form() hands
+ * back the value itself when it already is normal, and a value looked up in
+ * a call's options is a view into the whole message body: stored as is, every
+ * session would keep its entire RegisterSession call alive. */
+static GVariant *
+sm_variant_detach (GVariant *value)
+{
+  g_autoptr (GVariant) normal = g_variant_get_normal_form (value);
+  g_autoptr (GBytes) bytes = g_bytes_new (g_variant_get_data (normal), g_variant_get_size (normal));
+
+  return g_variant_ref_sink (g_variant_new_from_bytes (g_variant_get_type (normal), bytes, TRUE));
+}
+
+static char *
+dup_string_or (GVariant *value, const char *fallback)
+{
+  return g_strdup (value != NULL ? g_variant_get_string (value, NULL) : fallback);
+}
+
+/* Fills @session from options sm_options_parse() checked. */
+void
+sm_session_apply_options (SmSession *session, GVariant **values)
+{
+  session->session_type = dup_string_or (values[SM_SESSION_OPT_SESSION_TYPE], "signing");
+  session->warn_before_minutes =
+      values[SM_SESSION_OPT_WARN_BEFORE_MINUTES] != NULL
+          ? g_variant_get_uint32 (values[SM_SESSION_OPT_WARN_BEFORE_MINUTES])
+          : 5;
+  session->app_id = dup_string_or (values[SM_SESSION_OPT_APP_ID], NULL);
+  session->url = dup_string_or (values[SM_SESSION_OPT_URL], NULL);
+  set_thresholds (session, values[SM_SESSION_OPT_WARN_THRESHOLDS]);
+  if (values[SM_SESSION_OPT_METADATA] != NULL)
+    session->metadata = sm_variant_detach (values[SM_SESSION_OPT_METADATA]);
+  else
+    session->metadata = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
+}
