@@ -44,6 +44,9 @@ make_room (SmVardictWriter *self, gsize size)
 static inline void
 append (SmVardictWriter *self, gconstpointer bytes, gsize size)
 {
+  /* An empty value may have no data at all (NULL): memcpy must not see it. */
+  if (size == 0)
+    return;
   memcpy (make_room (self, size), bytes, size);
   self->len += size;
 }
