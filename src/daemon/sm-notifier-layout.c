@@ -12,7 +12,6 @@
  * them there and keep them up to date. */
 
 #define SM_NOTIFIER_RETRY_SECONDS 5
-#define SM_NOTIFIER_SUMMARY_MS 1000
 
 void
 sm_notifier_changed (SmNotifier *self)
@@ -176,16 +175,15 @@ compare_items (gconstpointer a, gconstpointer b)
 }
 
 /* Whether the layout takes the previous run's notification @key over: only
- * what is shown now (the @n_shown first of @shown, and the summary when
- * fewer than the @n_wanting items that want room are), never a request. */
+ * what is shown now, and never a request. */
 static gboolean
-adopts (SmNotifierItem **shown, guint n_shown, guint n_wanting, const char *key)
+adopts (GPtrArray *list, guint n_shown, const char *key)
 {
   if (g_str_equal (key, SM_NOTIFIER_ITEM_SUMMARY_KEY))
-    return n_shown < n_wanting;
+    return n_shown < list->len;
   for (guint i = 0; i < n_shown; i++)
     {
-      SmNotifierItem *item = shown[i];
+      SmNotifierItem *item = list->pdata[i];
 
       if (item->kind != SM_NOTIFIER_ITEM_REQUEST && g_str_equal (item->key, key))
         return !sm_notifier_item_is_posted (item) || item->dirty;
@@ -196,7 +194,7 @@ adopts (SmNotifierItem **shown, guint n_shown, guint n_wanting, const char *key)
 /* Closes what a previous run left up and this layout does not take over,
  * before posting: the server must never hold more than three. */
 static void
-close_leftovers (SmNotifier *self, SmNotifierItem **shown, guint n_shown, guint n_wanting)
+close_leftovers (SmNotifier *self, GPtrArray *list, guint n_shown)
 {
   GHashTableIter iter;
   gpointer key, value;
@@ -206,7 +204,7 @@ close_leftovers (SmNotifier *self, SmNotifierItem **shown, guint n_shown, guint 
     return;
   g_hash_table_iter_init (&iter, self->adopt);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    if (!adopts (shown, n_shown, n_wanting, key))
+    if (!adopts (list, n_shown, key))
       {
         sm_notifier_calls_close (self->calls, (guint32) GPOINTER_TO_INT (value));
         g_hash_table_iter_remove (&iter);
@@ -218,143 +216,70 @@ close_leftovers (SmNotifier *self, SmNotifierItem **shown, guint n_shown, guint 
     sm_notifier_changed (self);
 }
 
-/* The SM_NOTIFIER_MAX_ON_SCREEN first items in layout order into @top (as
- * many as there are, in order), in one pass: a burst of 10 000 expiries
- * costs a walk, not a sort. Returns how many items want room in all. */
-static guint
-pick_first (SmNotifier *self, SmNotifierItem **top, guint *n_top)
-{
-  GHashTableIter iter;
-  gpointer value;
-  guint n = 0, k = 0;
-
-  g_hash_table_iter_init (&iter, self->items);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      SmNotifierItem *item = value;
-      guint i;
-
-      n++;
-      if (k == SM_NOTIFIER_MAX_ON_SCREEN && compare_items (&item, &top[k - 1]) >= 0)
-        continue;
-      if (k < SM_NOTIFIER_MAX_ON_SCREEN)
-        k++;
-      for (i = k - 1; i > 0 && compare_items (&item, &top[i - 1]) < 0; i--)
-        top[i] = top[i - 1];
-      top[i] = item;
-    }
-  *n_top = k;
-  return n;
-}
-
-/* Closes every item but the @n_shown first, counting them for the summary. */
-static void
-close_the_rest (SmNotifier *self,
-                SmNotifierItem **shown,
-                guint n_shown,
-                guint *n_requests,
-                guint *n_sessions)
-{
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->items);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      SmNotifierItem *item = value;
-      gboolean is_shown = FALSE;
-
-      for (guint i = 0; i < n_shown && !is_shown; i++)
-        is_shown = shown[i] == item;
-      if (is_shown)
-        continue;
-      sm_notifier_close (self, item);
-      if (item->kind == SM_NOTIFIER_ITEM_REQUEST)
-        (*n_requests)++;
-      else
-        (*n_sessions)++;
-    }
-}
-
-static gboolean
-on_summary_due (gpointer user_data)
-{
-  SmNotifier *self = user_data;
-
-  self->summary_id = 0;
-  sm_notifier_queue_layout (self);
-  return G_SOURCE_REMOVE;
-}
-
-/* The summary is updated in place, only when its counts change, and at
- * most once every SM_NOTIFIER_SUMMARY_MS: while hundreds of sessions expire
- * in one second the counts change at every dispatch, and a Notify each
- * time would flood the server. The latest counts are shown when it is
- * time. */
-static void
-update_summary (SmNotifier *self, guint n_requests, guint n_sessions)
-{
-  gint64 now = g_get_monotonic_time ();
-  gint64 due = self->summary_posted_us + SM_NOTIFIER_SUMMARY_MS * 1000;
-
-  if (sm_notifier_item_is_posted (self->summary) && self->summary_requests == n_requests
-      && self->summary_sessions == n_sessions)
-    return;
-  if (sm_notifier_item_is_posted (self->summary) && now < due)
-    {
-      if (self->summary_id == 0)
-        self->summary_id = g_timeout_add ((guint) ((due - now + 999) / 1000), on_summary_due, self);
-      return;
-    }
-  self->summary_requests = n_requests;
-  self->summary_sessions = n_sessions;
-  self->summary_posted_us = now;
-  sm_notifier_post (self, self->summary, n_requests, n_sessions);
-}
-
 /* Requests before sessions, sooner before later; at most three on screen,
  * and with more, the first two plus the summary of the rest. */
 static gboolean
-on_layout (gpointer user_data)
+sm_notifier_layout (gpointer user_data)
 {
   SmNotifier *self = user_data;
-  SmNotifierItem *shown[SM_NOTIFIER_MAX_ON_SCREEN];
-  guint n_shown, n_wanting, n_requests = 0, n_sessions = 0;
+  g_autoptr (GPtrArray) list = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer value;
+  guint n_shown, n_requests = 0, n_sessions = 0;
 
   self->layout_id = 0;
   if (!sm_notifier_server_is_ready (self->server))
     return G_SOURCE_REMOVE;
 
-  n_wanting = pick_first (self, shown, &n_shown);
-  if (n_shown < n_wanting)
-    n_shown = SM_NOTIFIER_MAX_ON_SCREEN - 1;
+  g_hash_table_iter_init (&iter, self->items);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (list, value);
+  g_ptr_array_sort (list, compare_items);
+
+  n_shown = list->len <= SM_NOTIFIER_MAX_ON_SCREEN ? list->len : SM_NOTIFIER_MAX_ON_SCREEN - 1;
   /* Make room first, so the server never holds more than three. */
-  close_the_rest (self, shown, n_shown, &n_requests, &n_sessions);
-  if (n_shown == n_wanting)
+  for (guint i = n_shown; i < list->len; i++)
+    {
+      SmNotifierItem *item = list->pdata[i];
+
+      sm_notifier_close (self, item);
+      if (item->kind == SM_NOTIFIER_ITEM_REQUEST)
+        n_requests++;
+      else
+        n_sessions++;
+    }
+  if (n_shown == list->len)
     sm_notifier_close (self, self->summary);
-  close_leftovers (self, shown, n_shown, n_wanting);
+  close_leftovers (self, list, n_shown);
 
   for (guint i = 0; i < n_shown; i++)
     {
-      SmNotifierItem *item = shown[i];
+      SmNotifierItem *item = list->pdata[i];
 
       if (!sm_notifier_item_is_posted (item) || item->dirty)
         sm_notifier_post (self, item, 0, 0);
     }
-  if (n_shown < n_wanting)
-    update_summary (self, n_requests, n_sessions);
+  /* The summary is updated in place, and only when its counts change. */
+  if (n_shown < list->len
+      && (!sm_notifier_item_is_posted (self->summary) || self->summary_requests != n_requests
+          || self->summary_sessions != n_sessions))
+    {
+      self->summary_requests = n_requests;
+      self->summary_sessions = n_sessions;
+      sm_notifier_post (self, self->summary, n_requests, n_sessions);
+    }
 
   /* Whatever was to be taken over and could not be posted is closed. */
-  close_leftovers (self, shown, 0, n_wanting);
+  close_leftovers (self, list, 0);
   return G_SOURCE_REMOVE;
 }
 
-/* Coalesced: 10 000 sessions expiring in one dispatch lay out once. */
+/* Coalesced: 10 000 sessions expiring at once lay out once. */
 void
 sm_notifier_queue_layout (SmNotifier *self)
 {
   if (self->layout_id == 0 && sm_notifier_server_is_ready (self->server))
-    self->layout_id = g_idle_add (on_layout, self);
+    self->layout_id = g_idle_add (sm_notifier_layout, self);
 }
 
 void
@@ -402,7 +327,6 @@ sm_notifier_unpost_all (SmNotifier *self)
 
   g_clear_handle_id (&self->layout_id, g_source_remove);
   g_clear_handle_id (&self->retry_id, g_source_remove);
-  g_clear_handle_id (&self->summary_id, g_source_remove);
   sm_notifier_calls_reset (self->calls);
   self->held = FALSE;
   g_hash_table_iter_init (&iter, self->items);

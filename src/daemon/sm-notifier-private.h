@@ -37,8 +37,6 @@ struct _SmNotifier
   GHashTable *missed; /* (owned) session ids the missed notice covers */
   gboolean said_show_failed;
   guint layout_id;
-  guint summary_id;         /* the summary's counts wait for their turn */
-  gint64 summary_posted_us; /* monotonic time of its last Notify */
 
   /* What cannot be sent now (a Notify of the item in flight, or as many in
    * flight as the server may hold) waits in the items, coalesced, never
