@@ -94,6 +94,16 @@ expected_list (GPtrArray *items, GVariant *(*to_variant) (gconstpointer item))
   return g_variant_new_array (G_VARIANT_TYPE_VARDICT, children, items->len);
 }
 
+/* Options as a call hands them over: owned by the caller, not floating. */
+static GVariant *
+options (GPtrArray *keep, const char *text)
+{
+  GVariant *value = g_variant_ref_sink (g_variant_new_parsed (text, NULL));
+
+  g_ptr_array_add (keep, value);
+  return value;
+}
+
 static void
 test_sessions (void)
 {
@@ -101,23 +111,23 @@ test_sessions (void)
   g_autoptr (SmSessions) sessions = sm_sessions_new (scheduler);
   g_autoptr (GPtrArray) list = NULL;
   g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) keep = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
 
-  g_assert_true (sm_sessions_register (sessions, "plain", T0 + 3600000,
-                                       g_variant_new_parsed ("@a{sv} {}"), &error));
+  g_assert_true (
+      sm_sessions_register (sessions, "plain", T0 + 3600000, options (keep, "@a{sv} {}"), &error));
   g_assert_true (sm_sessions_register (
       sessions, "full", T0 + 400000,
-      g_variant_new_parsed (
-          "{'session-type': <'keygen'>, 'app-id': <'org.example.W'>, "
-          "'url': <'https://example.org/s/1'>, 'warn-before-minutes': <uint32 9>, "
-          "'warn-thresholds': <[int64 500000, 390000, 1000]>, "
-          "'metadata': <{'a': <'b'>, 'n': <[byte 1, 2]>, 'x': <int64 3>}>}"),
+      options (keep, "{'session-type': <'keygen'>, 'app-id': <'org.example.W'>, "
+                     "'url': <'https://example.org/s/1'>, 'warn-before-minutes': <uint32 9>, "
+                     "'warn-thresholds': <[int64 500000, 390000, 1000]>, "
+                     "'metadata': <{'a': <'b'>, 'n': <[byte 1, 2]>, 'x': <int64 3>}>}"),
       &error));
   g_assert_no_error (error);
   /* The first two warnings of "full" are sent: "warnings-sent" changes. */
   sm_scheduler_set_now (scheduler, T0 + 20000);
   g_assert_cmpuint (sm_sessions_lookup (sessions, "full")->sent_mask, ==, 3);
   g_assert_true (sm_sessions_register (sessions, "same-time", T0 + 400000,
-                                       g_variant_new_parsed ("{'app-id': <'z'>}"), &error));
+                                       options (keep, "{'app-id': <'z'>}"), &error));
 
   list = sm_sessions_list (sessions);
   assert_same_bytes (sm_sessions_to_variant (sessions),
@@ -132,14 +142,15 @@ test_requests (void)
   g_autoptr (SmRequests) none = sm_requests_new (scheduler);
   g_autoptr (GPtrArray) list = NULL;
   g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) keep = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
 
   g_assert_true (sm_requests_register (requests, "r1", "s1", "peer", T0 + 60000,
-                                       g_variant_new_parsed ("@a{sv} {}"), &error));
-  g_assert_true (sm_requests_register (
-      requests, "r2", "s1", "peer2", T0 + 30000,
-      g_variant_new_parsed ("{'from-nickname': <'Al'>, 'amount': <'1 BTC'>, "
-                            "'purpose': <'rent'>, 'app-id': <'a'>, 'url': <'u'>}"),
-      &error));
+                                       options (keep, "@a{sv} {}"), &error));
+  g_assert_true (
+      sm_requests_register (requests, "r2", "s1", "peer2", T0 + 30000,
+                            options (keep, "{'from-nickname': <'Al'>, 'amount': <'1 BTC'>, "
+                                           "'purpose': <'rent'>, 'app-id': <'a'>, 'url': <'u'>}"),
+                            &error));
   g_assert_no_error (error);
 
   list = sm_requests_list (requests);
