@@ -20,9 +20,14 @@
  * calls session-monitor and GLib make on its state files.
  *
  * Fault injection (test-storage-undo.py), with or without the log: when the
- * file $SM_SHIM_FAULT exists and holds "write" or "sync", the next write(2)
- * or fdatasync/fsync(2) of a descriptor of a file named state.journal fails
- * with EIO, and the file is removed (one fault per file written). */
+ * file $SM_SHIM_FAULT exists and holds "write", the next write(2) of a
+ * descriptor of a file named state.journal fails with EIO; when it holds
+ * "sync", the first fdatasync/fsync(2) of such a descriptor that follows a
+ * write to it fails. The file is removed when the fault fires (one fault per
+ * file written). A sync fault waits for a write because the daemon also
+ * syncs on its own (after a failed sync it syncs the cut-off journal): that
+ * sync, racing with the test writing the file, must not take the fault meant
+ * for the next call's record. */
 
 #undef _FILE_OFFSET_BITS
 #ifndef _GNU_SOURCE
@@ -52,6 +57,7 @@ static size_t dir_len;
 static char tracked[MAX_FDS];
 static char journal[MAX_FDS]; /* the descriptor is one of state.journal */
 static char fault_path[PATH_MAX];
+static int sync_fault_due; /* a journal write saw the "sync" fault armed */
 static int initialized;
 
 static ssize_t (*real_write) (int, const void *, size_t);
@@ -185,23 +191,41 @@ is_tracked (int fd)
   return fd >= 0 && fd < MAX_FDS && tracked[fd];
 }
 
-/* Whether the call @kind ("write", "sync") on @fd is to fail (see top). */
+/* Whether the fault file is armed with @kind ("write", "sync"). */
 static int
-inject_fault (int fd, const char *kind)
+fault_armed (const char *kind)
 {
   char wanted[16] = { 0 };
   int control;
   ssize_t n;
 
-  if (fault_path[0] == '\0' || fd < 0 || fd >= MAX_FDS || !journal[fd])
-    return 0;
   control = real_open (fault_path, O_RDONLY | O_CLOEXEC);
   if (control < 0)
     return 0;
   n = read (control, wanted, sizeof wanted - 1);
   real_close (control);
-  if (n <= 0 || strncmp (wanted, kind, strlen (kind)) != 0)
+  return n > 0 && strncmp (wanted, kind, strlen (kind)) == 0;
+}
+
+/* Whether the call @kind ("write", "sync") on @fd is to fail (see top). */
+static int
+inject_fault (int fd, const char *kind)
+{
+  int is_sync = strcmp (kind, "sync") == 0;
+
+  if (fault_path[0] == '\0' || fd < 0 || fd >= MAX_FDS || !journal[fd])
     return 0;
+  if (!is_sync)
+    {
+      /* A journal write: a sync fault armed now is due at the next sync. */
+      if (!sync_fault_due && fault_armed ("sync"))
+        sync_fault_due = 1;
+      if (!fault_armed (kind))
+        return 0;
+    }
+  else if (!sync_fault_due)
+    return 0;
+  sync_fault_due = 0;
   real_unlink (fault_path);
   errno = EIO;
   return 1;
@@ -316,6 +340,11 @@ pwrite (int fd, const void *data, size_t length, off_t offset)
 
   pthread_mutex_lock (&lock);
   init ();
+  if (inject_fault (fd, "write"))
+    {
+      pthread_mutex_unlock (&lock);
+      return -1;
+    }
   n = real_pwrite (fd, data, length, offset);
   if (n > 0 && is_tracked (fd))
     {
@@ -337,6 +366,11 @@ writev (int fd, const struct iovec *iov, int count)
 
   pthread_mutex_lock (&lock);
   init ();
+  if (inject_fault (fd, "write"))
+    {
+      pthread_mutex_unlock (&lock);
+      return -1;
+    }
   n = real_writev (fd, iov, count);
   if (n > 0 && is_tracked (fd))
     {
