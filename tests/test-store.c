@@ -774,6 +774,43 @@ test_invalid_entries_are_dropped (void)
   models_clear (&m);
 }
 
+/* Many entries (enough for the helper thread that decodes half of them):
+ * binary ones, one in the old text form, an id given twice (the later
+ * wins, never decoded the earlier) and one the model refuses. */
+static void
+test_load_many (void)
+{
+  g_autoptr (GString) data = g_string_new ("{\"version\":1,\"sessions\":{");
+  g_autoptr (GByteArray) scratch = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  Models m = { 0 };
+
+  for (guint i = 0; i < 700; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("s-%u", i);
+      g_autoptr (GVariant) entry = g_variant_ref_sink (g_variant_new_parsed (
+          "{'session-id': <%s>, 'expires-at': <%x>}", id, (gint64) NOW + 3600000 + i));
+
+      sm_store_append_json_string (data, id);
+      g_string_append_c (data, ':');
+      sm_store_append_entry (data, entry, scratch);
+      g_string_append_c (data, ',');
+    }
+  g_string_append (data, "\"s-5\":\"{'session-id': <'s-5'>, 'expires-at': <int64 "
+                         "1700009999999>}\",\"s-6\":\"base64:AAAA\",\"s-7\":\"base64:\"}}");
+  models_init (&m, NULL, NOW);
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Dropping sessions entry \"s-6\"*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Dropping sessions entry \"s-7\"*");
+  g_assert_true (sm_store_load_data (m.store, data->str, data->len, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_cmpuint (sm_sessions_get_count (m.sessions), ==, 698);
+  g_assert_cmpint (sm_sessions_lookup (m.sessions, "s-5")->expires_at, ==, 1700009999999);
+  g_assert_cmpint (sm_sessions_lookup (m.sessions, "s-699")->expires_at, ==, NOW + 3600000 + 699);
+  g_assert_null (sm_sessions_lookup (m.sessions, "s-6"));
+  models_clear (&m);
+}
+
 /* CRC-32C's check value, and records that are recognized as damaged. */
 static void
 test_record_framing (void)
@@ -1202,6 +1239,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/bad-snapshots", test_bad_snapshots);
   g_test_add_func ("/store/snapshot-any-json", test_snapshot_any_json);
   g_test_add_func ("/store/invalid-entries-dropped", test_invalid_entries_are_dropped);
+  g_test_add_func ("/store/load-many", test_load_many);
   g_test_add_func ("/store/record-framing", test_record_framing);
   g_test_add_func ("/store/journal-damage-in-the-middle", test_journal_damage_in_the_middle);
   g_test_add_func ("/store/journal-any-json", test_journal_any_json);

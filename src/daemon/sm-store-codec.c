@@ -7,11 +7,10 @@
 
 #include <string.h>
 
-/* An entry is kept as "base64:" and its serialized GVariant bytes: exact
- * for every type (a 'u' stays a 'u', NaN and subnormal doubles survive) and
- * some 50 times faster to read back than g_variant_print() text, which
- * earlier versions wrote and which is still read. */
-#define SM_BINARY_PREFIX "base64:"
+/* SM_BINARY_PREFIX (sm-store-codec.h): exact for every type (a 'u' stays
+ * a 'u', NaN and subnormal doubles survive) and some 50 times faster to
+ * read back than g_variant_print() text, which earlier versions wrote and
+ * which is still read. */
 
 /* Text outside quotes nests at most @max_depth deep: checked before a
  * recursive parser sees the data. */

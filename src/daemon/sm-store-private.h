@@ -50,8 +50,17 @@ struct _SmStoreSection
   gpointer resolve_data;
   GHashTable *by_uid;  /* (owned) uid → (owned) SmStoreAttachment */
   GHashTable *ids;     /* (owned) the entries the models hold: on-disk id (GRefString) → whose */
-  GHashTable *pending; /* (owned) on-disk id → (owned) GVariant entry, while loading */
+  GHashTable *pending; /* (owned) on-disk id → (owned) SmStorePending, while loading */
 };
+
+/* An entry read back, while loading: decoded, or in the binary form
+ * (which always decodes) its text, decoded once every file is read, so
+ * that an entry a later one replaces is never decoded. */
+typedef struct
+{
+  GVariant *entry; /* (owned) (nullable) */
+  char *text;      /* (owned) (nullable) */
+} SmStorePending;
 
 /* A group commit's fdatasync under way (sm-store-sync.c). */
 typedef struct _SmStoreSync SmStoreSync;
@@ -109,8 +118,16 @@ gboolean sm_store_read_file (const char *path, char **contents, gsize *length, G
 
 /* sm-store-scan.c */
 gboolean sm_store_scan_snapshot (SmStore *self, const char *data, gsize length);
+gboolean sm_store_keep_text (SmStoreSection *section,
+                             const char *id,
+                             gsize id_length,
+                             const char *text,
+                             gsize length,
+                             GError **error);
+void sm_store_decode_pending (SmStore *self);
 
 /* sm-store-section.c */
+void sm_store_pending_free (SmStorePending *pending);
 SmStoreSection *sm_store_section_new (SmStore *store, const char *name, const char *id_key);
 void sm_store_section_free (SmStoreSection *section);
 SmStoreSection *sm_store_find_section (SmStore *self, const char *name);

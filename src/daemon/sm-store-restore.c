@@ -142,11 +142,12 @@ restore_section (SmStore *self, SmStoreSection *section)
   g_autoptr (GString) text = g_string_new (NULL);
   GString *member;
   GHashTableIter iter;
-  gpointer disk_id, entry;
+  gpointer disk_id, pending;
 
   g_hash_table_iter_init (&iter, section->pending);
-  while (g_hash_table_iter_next (&iter, &disk_id, &entry))
+  while (g_hash_table_iter_next (&iter, &disk_id, &pending))
     {
+      GVariant *entry = ((SmStorePending *) pending)->entry;
       g_autoptr (GError) error = NULL;
 
       if (restore_entry (self, section, entry, &error))
@@ -175,6 +176,7 @@ sm_store_restore_pending (SmStore *self)
 {
   g_autoptr (GString) rejected = NULL;
 
+  sm_store_decode_pending (self);
   self->loading = TRUE;
   for (guint i = 0; i < self->sections->len; i++)
     {
