@@ -60,7 +60,12 @@ typedef struct
 {
   GVariant *entry; /* (owned) (nullable) */
   char *text;      /* (owned) (nullable) */
+  gboolean queued; /* in an SmStoreDecoder's batch, at index: */
+  guint index;
 } SmStorePending;
+
+/* Decoding the kept text, alongside restoring (sm-store-scan.c). */
+typedef struct _SmStoreDecoder SmStoreDecoder;
 
 /* A group commit's fdatasync under way (sm-store-sync.c). */
 typedef struct _SmStoreSync SmStoreSync;
@@ -124,7 +129,9 @@ gboolean sm_store_keep_text (SmStoreSection *section,
                              const char *text,
                              gsize length,
                              GError **error);
-void sm_store_decode_pending (SmStore *self);
+SmStoreDecoder *sm_store_decoder_start (SmStore *self);
+GVariant *sm_store_decoder_take (SmStoreDecoder *decoder, SmStorePending *pending);
+void sm_store_decoder_finish (SmStoreDecoder *decoder);
 
 /* sm-store-section.c */
 void sm_store_pending_free (SmStorePending *pending);

@@ -137,7 +137,7 @@ restore_entry (SmStore *self, SmStoreSection *section, GVariant *entry, GError *
 /* Restores the pending entries of @section; returns the refused ones as
  * the section's member of the set-aside file, or NULL. */
 static GString *
-restore_section (SmStore *self, SmStoreSection *section)
+restore_section (SmStore *self, SmStoreSection *section, SmStoreDecoder *decoder)
 {
   g_autoptr (GString) text = g_string_new (NULL);
   GString *member;
@@ -147,7 +147,7 @@ restore_section (SmStore *self, SmStoreSection *section)
   g_hash_table_iter_init (&iter, section->pending);
   while (g_hash_table_iter_next (&iter, &disk_id, &pending))
     {
-      GVariant *entry = ((SmStorePending *) pending)->entry;
+      GVariant *entry = sm_store_decoder_take (decoder, pending);
       g_autoptr (GError) error = NULL;
 
       if (restore_entry (self, section, entry, &error))
@@ -175,12 +175,12 @@ void
 sm_store_restore_pending (SmStore *self)
 {
   g_autoptr (GString) rejected = NULL;
+  SmStoreDecoder *decoder = sm_store_decoder_start (self);
 
-  sm_store_decode_pending (self);
   self->loading = TRUE;
   for (guint i = 0; i < self->sections->len; i++)
     {
-      g_autoptr (GString) member = restore_section (self, self->sections->pdata[i]);
+      g_autoptr (GString) member = restore_section (self, self->sections->pdata[i], decoder);
 
       if (member == NULL)
         continue;
@@ -189,6 +189,7 @@ sm_store_restore_pending (SmStore *self)
       g_string_append_len (rejected, member->str, (gssize) member->len);
     }
   self->loading = FALSE;
+  sm_store_decoder_finish (decoder);
   if (rejected != NULL && self->dir != NULL)
     set_aside_rejected (self, rejected);
 }

@@ -184,39 +184,53 @@ sm_store_keep_text (SmStoreSection *section,
   return TRUE;
 }
 
-typedef struct
+/* The entries still to decode, in the order sm_store_restore_pending()
+ * takes them; a helper thread decodes from the last one backwards while
+ * the main thread restores from the first, and each entry is claimed by
+ * whichever reaches it first (states[i]: 0 free, 1 claimed, 2 decoded by
+ * the helper). The states live here, not in the entries, as the main
+ * thread frees entries the helper may still look at. */
+struct _SmStoreDecoder
 {
-  SmStorePending **items;
-  guint n;
-} DecodeRange;
+  GPtrArray *todo; /* (owned) SmStorePending, unowned */
+  gint *states;    /* (owned) one per entry of todo */
+  GThread *thread; /* (owned) (nullable) */
+};
+
+static void
+decode (SmStorePending *pending)
+{
+  /* Binary text: never NULL. */
+  pending->entry = sm_store_entry_from_text (pending->text, NULL);
+  g_clear_pointer (&pending->text, g_free);
+}
 
 static gpointer
-decode_range (gpointer data)
+decode_backwards (gpointer data)
 {
-  DecodeRange *range = data;
+  SmStoreDecoder *decoder = data;
 
-  for (guint i = 0; i < range->n; i++)
+  for (guint i = decoder->todo->len; i > 0; i--)
     {
-      SmStorePending *pending = range->items[i];
-
-      /* Binary text: never NULL. */
-      pending->entry = sm_store_entry_from_text (pending->text, NULL);
-      g_clear_pointer (&pending->text, g_free);
+      if (!g_atomic_int_compare_and_exchange (&decoder->states[i - 1], 0, 1))
+        break; /* the main thread got here first */
+      decode (decoder->todo->pdata[i - 1]);
+      g_atomic_int_set (&decoder->states[i - 1], 2);
     }
   return NULL;
 }
 
-/* Decodes the entries kept as text. Decoding (base64, then GLib's
- * normal-form check of untrusted bytes) was a third of loading 10 000
- * entries: with many, a helper thread decodes half of them while this one
- * decodes the other. GVariant is thread-safe and the entries independent. */
-void
-sm_store_decode_pending (SmStore *self)
+/* Starts decoding the entries kept as text (decoding, base64 and GLib's
+ * normal-form check of untrusted bytes, was a third of loading 10 000
+ * entries): with many, a helper thread decodes while the main thread
+ * restores. The main thread never waits for a helper that is not
+ * running: it decodes what the helper has not claimed yet itself. */
+SmStoreDecoder *
+sm_store_decoder_start (SmStore *self)
 {
-  g_autoptr (GPtrArray) todo = g_ptr_array_new ();
-  DecodeRange first, second;
-  GThread *thread = NULL;
+  SmStoreDecoder *decoder = g_new0 (SmStoreDecoder, 1);
 
+  decoder->todo = g_ptr_array_new ();
   for (guint i = 0; i < self->sections->len; i++)
     {
       SmStoreSection *section = self->sections->pdata[i];
@@ -226,15 +240,43 @@ sm_store_decode_pending (SmStore *self)
       g_hash_table_iter_init (&iter, section->pending);
       while (g_hash_table_iter_next (&iter, NULL, &pending))
         if (((SmStorePending *) pending)->text != NULL)
-          g_ptr_array_add (todo, pending);
+          {
+            ((SmStorePending *) pending)->queued = TRUE;
+            ((SmStorePending *) pending)->index = decoder->todo->len;
+            g_ptr_array_add (decoder->todo, pending);
+          }
     }
-  first = (DecodeRange){ (SmStorePending **) todo->pdata, todo->len / 2 };
-  second = (DecodeRange){ first.items + first.n, todo->len - first.n };
-  if (todo->len >= SM_SCAN_THREAD_MIN_ENTRIES)
-    thread = g_thread_try_new ("sm-store-load", decode_range, &second, NULL);
-  if (thread == NULL)
-    first.n = todo->len;
-  decode_range (&first);
-  if (thread != NULL)
-    g_thread_join (thread);
+  decoder->states = g_new0 (gint, decoder->todo->len + 1);
+  if (decoder->todo->len >= SM_SCAN_THREAD_MIN_ENTRIES)
+    decoder->thread = g_thread_try_new ("sm-store-load", decode_backwards, decoder, NULL);
+  return decoder;
+}
+
+/* @pending's entry, decoded here unless the helper has done it. */
+GVariant *
+sm_store_decoder_take (SmStoreDecoder *decoder, SmStorePending *pending)
+{
+  gint *state;
+
+  /* Not queued: decoded when read. Queued: only its state may be read
+   * until it is claimed here or decoded by the helper. */
+  if (!pending->queued)
+    return pending->entry;
+  state = &decoder->states[pending->index];
+  if (g_atomic_int_compare_and_exchange (state, 0, 1))
+    decode (pending);
+  else
+    while (g_atomic_int_get (state) != 2)
+      g_thread_yield (); /* the one entry the helper is decoding right now */
+  return pending->entry;
+}
+
+void
+sm_store_decoder_finish (SmStoreDecoder *decoder)
+{
+  if (decoder->thread != NULL)
+    g_thread_join (decoder->thread);
+  g_ptr_array_unref (decoder->todo);
+  g_free (decoder->states);
+  g_free (decoder);
 }
