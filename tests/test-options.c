@@ -84,12 +84,20 @@ test_same_verdicts (void)
     "{'text': <'first'>, 'text': <'second'>, 'text': <'bad'>}",
     /* Empty values, empty and one-byte keys. */
     "{'': <''>, 'x': <@ax []>, 'text': <''>}",
+    /* A dict of every basic type (checked on its bytes), then one holding
+     * more than basic values (the long way). */
+    ("{'dict': <{'y': <byte 1>, 'b': <true>, 'n': <int16 -2>, 'q': <uint16 3>, 'i': <4>,"
+     " 'u': <uint32 5>, 'x': <int64 6>, 't': <uint64 7>, 'h': <handle 8>, 'd': <9.5>,"
+     " 's': <''>, 'o': <objectpath '/o'>, 'g': <signature 'a{sv}'>}>}"),
+    "{'dict': <{'a': <'b'>, 'c': <(1, <2>)>, 'd': <{'e': <'f'>}>}>}",
     /* Refusals: wrong type, a check, maybe types, too deep. */
     "{'number': <int32 1>}",
     "{'text': <'bad'>}",
     "{'count': <uint32 1>, 'text': <'ok'>, 'list': <['x']>}",
     "{'other': <@ms nothing>}",
     "{'other': <@mv nothing>, 'text': <'x'>}",
+    "{'dict': <{'a': <'b'>, 'm': <@ms nothing>}>}",
+    "{'dict': <{'a': <'b'>, 'e': <()>}>}",
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -100,8 +108,8 @@ test_same_verdicts (void)
 
       g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, cases[i]);
       g_assert_no_error (error);
-      /* The first 6 are accepted. */
-      g_assert_cmpint (check_same (options), ==, i < 6);
+      /* The first 8 are accepted. */
+      g_assert_cmpint (check_same (options), ==, i < 8);
     }
 }
 

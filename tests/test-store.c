@@ -774,6 +774,78 @@ test_invalid_entries_are_dropped (void)
   models_clear (&m);
 }
 
+/* Many entries (enough for the helper thread that decodes half of them):
+ * binary ones, one in the old text form, an id given twice (the later
+ * wins, never decoded the earlier) and one the model refuses. */
+static void
+test_load_many (void)
+{
+  g_autoptr (GString) data = g_string_new ("{\"version\":1,\"sessions\":{");
+  g_autoptr (GByteArray) scratch = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  Models m = { 0 };
+
+  for (guint i = 0; i < 700; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("s-%u", i);
+      g_autoptr (GVariant) entry = g_variant_ref_sink (g_variant_new_parsed (
+          "{'session-id': <%s>, 'expires-at': <%x>}", id, (gint64) NOW + 3600000 + i));
+
+      sm_store_append_json_string (data, id);
+      g_string_append_c (data, ':');
+      sm_store_append_entry (data, entry, scratch);
+      g_string_append_c (data, ',');
+    }
+  g_string_append (data, "\"s-5\":\"{'session-id': <'s-5'>, 'expires-at': <int64 "
+                         "1700009999999>}\",\"s-6\":\"base64:AAAA\",\"s-7\":\"base64:\"}}");
+  models_init (&m, NULL, NOW);
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Dropping sessions entry \"s-6\"*");
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Dropping sessions entry \"s-7\"*");
+  g_assert_true (sm_store_load_data (m.store, data->str, data->len, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_cmpuint (sm_sessions_get_count (m.sessions), ==, 698);
+  g_assert_cmpint (sm_sessions_lookup (m.sessions, "s-5")->expires_at, ==, 1700009999999);
+  g_assert_cmpint (sm_sessions_lookup (m.sessions, "s-699")->expires_at, ==, NOW + 3600000 + 699);
+  g_assert_null (sm_sessions_lookup (m.sessions, "s-6"));
+  models_clear (&m);
+}
+
+/* CRC-32C bit by bit, as its definition reads. */
+static guint32
+crc32c_reference (guint32 crc, const guint8 *p, gsize length)
+{
+  crc = ~crc;
+  for (gsize i = 0; i < length; i++)
+    {
+      crc ^= p[i];
+      for (int k = 0; k < 8; k++)
+        crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+    }
+  return ~crc;
+}
+
+/* Whichever way the processor computes it (8 bytes a step where it can):
+ * every length and alignment, and a CRC continued over a second part. */
+static void
+test_crc32c_any_length (void)
+{
+  guint8 data[80];
+
+  for (guint i = 0; i < sizeof data; i++)
+    data[i] = (guint8) (i * 37 + 11);
+  for (gsize start = 0; start < 8; start++)
+    for (gsize length = 0; start + length <= sizeof data; length++)
+      {
+        guint32 whole = sm_store_crc32c (0, data + start, length);
+
+        g_assert_cmphex (whole, ==, crc32c_reference (0, data + start, length));
+        g_assert_cmphex (sm_store_crc32c (sm_store_crc32c (0, data + start, length / 3),
+                                          data + start + length / 3, length - length / 3),
+                         ==, whole);
+      }
+}
+
 /* CRC-32C's check value, and records that are recognized as damaged. */
 static void
 test_record_framing (void)
@@ -1202,6 +1274,8 @@ main (int argc, char **argv)
   g_test_add_func ("/store/bad-snapshots", test_bad_snapshots);
   g_test_add_func ("/store/snapshot-any-json", test_snapshot_any_json);
   g_test_add_func ("/store/invalid-entries-dropped", test_invalid_entries_are_dropped);
+  g_test_add_func ("/store/load-many", test_load_many);
+  g_test_add_func ("/store/crc32c-any-length", test_crc32c_any_length);
   g_test_add_func ("/store/record-framing", test_record_framing);
   g_test_add_func ("/store/journal-damage-in-the-middle", test_journal_damage_in_the_middle);
   g_test_add_func ("/store/journal-any-json", test_journal_any_json);

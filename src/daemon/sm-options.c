@@ -5,11 +5,35 @@
 #include "sm-options.h"
 
 #include "sm-error.h"
+#include "sm-saved-vardict.h"
 
 #include <string.h>
 
 static gboolean check_size (GVariant *options, GError **error);
 static gboolean check_nesting (GVariant *value, guint depth, guint variants, GError **error);
+
+/* check_nesting() of a saved a{sv} (@value a view of bytes in normal
+ * form) whose values are all of basic types, done on its bytes: it nests
+ * 3 levels below @depth (dict, entry, variant), 1 of them a variant, and
+ * holds nothing D-Bus cannot carry. FALSE when it holds anything else or
+ * that is too deep: check_nesting() then decides, with its error. */
+static gboolean
+saved_basic_vardict (GVariant *value, guint depth, guint variants)
+{
+  SmSavedVardictIter iter;
+  SmSavedVardictEntry entry;
+  gboolean bad = FALSE;
+
+  if (depth + 3 > SM_OPTIONS_MAX_DEPTH || variants + 1 > SM_OPTIONS_MAX_VARIANT_DEPTH
+      || !g_variant_is_of_type (value, G_VARIANT_TYPE_VARDICT)
+      || !sm_saved_vardict_iter_init (&iter, g_variant_get_data (value),
+                                      g_variant_get_size (value)))
+    return FALSE;
+  while (sm_saved_vardict_iter_next (&iter, &entry, &bad))
+    if (!sm_saved_vardict_is_basic (entry.type, entry.type_length))
+      return FALSE;
+  return !bad;
+}
 
 /* Checks one entry of an options dict and hands its value out in @values
  * (takes @value). A key given twice counts once, the first time. */
@@ -18,6 +42,7 @@ take_value (const SmOptionSpec *specs,
             gsize n_specs,
             const char *key,
             GVariant *value,
+            gboolean saved,
             GVariant **values,
             GError **error)
 {
@@ -25,7 +50,7 @@ take_value (const SmOptionSpec *specs,
 
   /* Unknown keys too: the dict, the entry and the value's variant are
    * 3 levels, 1 of them a variant. */
-  if (!check_nesting (value, 3, 1, error))
+  if (!(saved && saved_basic_vardict (value, 3, 1)) && !check_nesting (value, 3, 1, error))
     {
       g_variant_unref (value);
       return FALSE;
@@ -71,7 +96,7 @@ sm_options_parse (const SmOptionSpec *specs,
   memset (values, 0, n_specs * sizeof *values);
   g_variant_iter_init (&iter, options);
   while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
-    if (!take_value (specs, n_specs, key, value, values, error))
+    if (!take_value (specs, n_specs, key, value, FALSE, values, error))
       {
         sm_options_clear (values, n_specs);
         return FALSE;
@@ -79,45 +104,13 @@ sm_options_parse (const SmOptionSpec *specs,
   return TRUE;
 }
 
-/* How many bytes a framing offset takes in a container of @size bytes. */
-static gsize
-offset_size (gsize size)
-{
-  return size <= G_MAXUINT8 ? 1 : size <= G_MAXUINT16 ? 2 : size <= G_MAXUINT32 ? 4 : 8;
-}
-
-/* The little-endian framing offset of @size bytes at @p. */
-static gsize
-read_offset (const guchar *p, gsize size)
-{
-  guint64 value = 0;
-
-  for (gsize i = size; i > 0; i--)
-    value = value << 8 | p[i - 1];
-  return (gsize) value;
-}
-
-/* One {sv} entry, @entry and @size its serialized bytes in normal form:
- * its key and (owned) value, the value a view of @dict's bytes. */
+/* A value of a saved entry, @entry's value: a view of @dict's bytes. */
 static GVariant *
-saved_entry (GVariant *dict, const guchar *entry, gsize size, const char **key)
+saved_value (GVariant *dict, const SmSavedVardictEntry *entry)
 {
-  gsize n = offset_size (size), key_end, start, end, zero;
-
-  if (size < n + 1 || (key_end = read_offset (entry + size - n, n)) == 0 || key_end > size - n
-      || entry[key_end - 1] != '\0')
-    return NULL;
-  start = (key_end + 7) & ~(gsize) 7;
-  end = size - n;
-  /* A variant: the value, a NUL, the type string. */
-  for (zero = end; zero > start && entry[zero - 1] != '\0'; zero--)
-    ;
-  if (zero <= start || zero == end)
-    return NULL;
-  *key = (const char *) entry;
-  return g_variant_ref_sink (g_variant_new_from_data (
-      (const GVariantType *) (entry + zero), entry + start, zero - 1 - start, TRUE,
-      (GDestroyNotify) g_variant_unref, g_variant_ref (dict)));
+  return g_variant_ref_sink (
+      g_variant_new_from_data ((const GVariantType *) entry->type, entry->value, entry->value_size,
+                               TRUE, (GDestroyNotify) g_variant_unref, g_variant_ref (dict)));
 }
 
 /* sm_options_parse() for a saved entry (a dict in normal form, as the
@@ -132,8 +125,9 @@ sm_options_parse_saved (const SmOptionSpec *specs,
                         GVariant **values,
                         GError **error)
 {
-  const guchar *data;
-  gsize size, n, table, count, start = 0;
+  SmSavedVardictIter iter;
+  SmSavedVardictEntry entry;
+  gboolean bad = FALSE;
 
   g_return_val_if_fail (g_variant_is_of_type (options, G_VARIANT_TYPE_VARDICT), FALSE);
 
@@ -141,32 +135,21 @@ sm_options_parse_saved (const SmOptionSpec *specs,
     return sm_options_parse (specs, n_specs, options, values, error);
   if (!check_size (options, error))
     return FALSE;
-  data = g_variant_get_data (options);
-  size = g_variant_get_size (options);
-  n = offset_size (size);
-  table = size == 0 ? 0 : read_offset (data + size - n, n);
-  count = size == 0 ? 0 : (size - table) / n;
   memset (values, 0, n_specs * sizeof *values);
-  for (gsize i = 0; i < count; i++)
+  if (!sm_saved_vardict_iter_init (&iter, g_variant_get_data (options),
+                                   g_variant_get_size (options)))
+    bad = TRUE;
+  while (!bad && sm_saved_vardict_iter_next (&iter, &entry, &bad))
+    if (!take_value (specs, n_specs, entry.key, saved_value (options, &entry), TRUE, values, error))
+      {
+        sm_options_clear (values, n_specs);
+        return FALSE;
+      }
+  if (bad)
     {
-      gsize end = read_offset (data + table + i * n, n);
-      const char *key = NULL;
-      GVariant *value = end >= start && end <= table
-                            ? saved_entry (options, data + start, end - start, &key)
-                            : NULL;
-
-      if (value == NULL)
-        {
-          /* Normal form cannot get here: read it the long way. */
-          sm_options_clear (values, n_specs);
-          return sm_options_parse (specs, n_specs, options, values, error);
-        }
-      if (!take_value (specs, n_specs, key, value, values, error))
-        {
-          sm_options_clear (values, n_specs);
-          return FALSE;
-        }
-      start = (end + 7) & ~(gsize) 7;
+      /* Normal form cannot get here: read it the long way. */
+      sm_options_clear (values, n_specs);
+      return sm_options_parse (specs, n_specs, options, values, error);
     }
   return TRUE;
 }

@@ -16,6 +16,10 @@ G_BEGIN_DECLS
 #define SM_JSON_MAX_DEPTH 16
 #define SM_VARIANT_MAX_DEPTH 128
 
+/* An entry is kept as this prefix and its serialized GVariant bytes in
+ * base64; such text always decodes (to the bytes' normal form). */
+#define SM_BINARY_PREFIX "base64:"
+
 gboolean sm_store_check_nesting (const char *data, gsize length, guint max_depth, GError **error);
 void sm_store_append_entry (GString *out, GVariant *entry, GByteArray *scratch);
 void sm_store_append_json_string (GString *out, const char *text);

@@ -48,7 +48,6 @@ static gboolean
 parse_single_entry (SmStoreSection *section, JsonNode *node, GError **error)
 {
   const char *text = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_string (node) : NULL;
-  GVariant *entry;
 
   if (text == NULL)
     {
@@ -56,13 +55,11 @@ parse_single_entry (SmStoreSection *section, JsonNode *node, GError **error)
                    section->name);
       return FALSE;
     }
-  entry = sm_store_entry_from_text (text, error);
-  if (entry == NULL)
+  if (!sm_store_keep_text (section, "", 0, text, strlen (text), error))
     {
       g_prefix_error (error, "\"%s\": ", section->name);
       return FALSE;
     }
-  g_hash_table_replace (section->pending, g_strdup (""), entry);
   return TRUE;
 }
 
@@ -83,7 +80,6 @@ parse_entries (SmStoreSection *section, JsonNode *node, GError **error)
     {
       JsonNode *member = json_object_get_member (json_node_get_object (node), l->data);
       const char *text = JSON_NODE_HOLDS_VALUE (member) ? json_node_get_string (member) : NULL;
-      GVariant *entry;
 
       if (text == NULL)
         {
@@ -92,13 +88,11 @@ parse_entries (SmStoreSection *section, JsonNode *node, GError **error)
                        (const char *) l->data);
           return FALSE;
         }
-      entry = sm_store_entry_from_text (text, error);
-      if (entry == NULL)
+      if (!sm_store_keep_text (section, l->data, strlen (l->data), text, strlen (text), error))
         {
           g_prefix_error (error, "\"%s\" entry \"%s\": ", section->name, (const char *) l->data);
           return FALSE;
         }
-      g_hash_table_replace (section->pending, g_strdup (l->data), entry);
     }
   return TRUE;
 }
@@ -168,7 +162,6 @@ apply_record (SmStore *self,
               GError **error)
 {
   SmStoreSection *section = sm_store_find_section (self, section_name);
-  GVariant *entry;
 
   /* A section this daemon does not know came from a newer one: skip it. */
   if (section == NULL)
@@ -180,11 +173,7 @@ apply_record (SmStore *self,
       g_hash_table_remove (section->pending, id);
       return TRUE;
     }
-  entry = sm_store_entry_from_text (text, error);
-  if (entry == NULL)
-    return FALSE;
-  g_hash_table_replace (section->pending, g_strdup (id), entry);
-  return TRUE;
+  return sm_store_keep_text (section, id, strlen (id), text, strlen (text), error);
 }
 
 /* A JSON string at @p of printable ASCII without escapes: its closing

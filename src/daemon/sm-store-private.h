@@ -50,8 +50,22 @@ struct _SmStoreSection
   gpointer resolve_data;
   GHashTable *by_uid;  /* (owned) uid → (owned) SmStoreAttachment */
   GHashTable *ids;     /* (owned) the entries the models hold: on-disk id (GRefString) → whose */
-  GHashTable *pending; /* (owned) on-disk id → (owned) GVariant entry, while loading */
+  GHashTable *pending; /* (owned) on-disk id → (owned) SmStorePending, while loading */
 };
+
+/* An entry read back, while loading: decoded, or in the binary form
+ * (which always decodes) its text, decoded once every file is read, so
+ * that an entry a later one replaces is never decoded. */
+typedef struct
+{
+  GVariant *entry; /* (owned) (nullable) */
+  char *text;      /* (owned) (nullable) */
+  gboolean queued; /* in an SmStoreDecoder's batch, at index: */
+  guint index;
+} SmStorePending;
+
+/* Decoding the kept text, alongside restoring (sm-store-scan.c). */
+typedef struct _SmStoreDecoder SmStoreDecoder;
 
 /* A group commit's fdatasync under way (sm-store-sync.c). */
 typedef struct _SmStoreSync SmStoreSync;
@@ -109,8 +123,18 @@ gboolean sm_store_read_file (const char *path, char **contents, gsize *length, G
 
 /* sm-store-scan.c */
 gboolean sm_store_scan_snapshot (SmStore *self, const char *data, gsize length);
+gboolean sm_store_keep_text (SmStoreSection *section,
+                             const char *id,
+                             gsize id_length,
+                             const char *text,
+                             gsize length,
+                             GError **error);
+SmStoreDecoder *sm_store_decoder_start (SmStore *self);
+GVariant *sm_store_decoder_take (SmStoreDecoder *decoder, SmStorePending *pending);
+void sm_store_decoder_finish (SmStoreDecoder *decoder);
 
 /* sm-store-section.c */
+void sm_store_pending_free (SmStorePending *pending);
 SmStoreSection *sm_store_section_new (SmStore *store, const char *name, const char *id_key);
 void sm_store_section_free (SmStoreSection *section);
 SmStoreSection *sm_store_find_section (SmStore *self, const char *name);

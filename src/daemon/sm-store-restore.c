@@ -5,10 +5,12 @@
 #include "sm-store-private.h"
 
 #include "sm-error.h"
+#include "sm-saved-vardict.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,6 +92,30 @@ find_model (SmStore *self, SmStoreSection *section, GVariant *entry, GError **er
   return attachment;
 }
 
+/* The string @key holds in @entry as g_variant_lookup (@entry, @key, "&s")
+ * finds it (the first member of that name, if a string), else "". Read on
+ * the bytes of an entry read back (normal form): a lookup built a GVariant
+ * for every member before it. */
+static const char *
+entry_string (GVariant *entry, const char *key)
+{
+  SmSavedVardictIter iter;
+  SmSavedVardictEntry member;
+  gboolean bad = TRUE;
+  const char *value = "";
+
+  if (g_variant_is_normal_form (entry)
+      && sm_saved_vardict_iter_init (&iter, g_variant_get_data (entry), g_variant_get_size (entry)))
+    while (sm_saved_vardict_iter_next (&iter, &member, &bad))
+      if (strcmp (member.key, key) == 0)
+        return member.type_length == 1 && member.type[0] == 's' && member.value_size > 0
+                   ? (const char *) member.value
+                   : "";
+  if (bad)
+    g_variant_lookup (entry, key, "&s", &value);
+  return value;
+}
+
 /* Hands one entry to its model, which checks it as the API checks a call. */
 static gboolean
 restore_entry (SmStore *self, SmStoreSection *section, GVariant *entry, GError **error)
@@ -102,7 +128,7 @@ restore_entry (SmStore *self, SmStoreSection *section, GVariant *entry, GError *
     return FALSE;
   /* The model knows it by the id inside, whatever the file's key. */
   if (section->id_key != NULL)
-    g_variant_lookup (entry, section->id_key, "&s", &model_id);
+    model_id = entry_string (entry, section->id_key);
   disk_id = sm_store_attachment_disk_id (attachment, model_id);
   sm_store_section_note (section, attachment, model_id, disk_id, TRUE);
   return TRUE;
@@ -111,16 +137,17 @@ restore_entry (SmStore *self, SmStoreSection *section, GVariant *entry, GError *
 /* Restores the pending entries of @section; returns the refused ones as
  * the section's member of the set-aside file, or NULL. */
 static GString *
-restore_section (SmStore *self, SmStoreSection *section)
+restore_section (SmStore *self, SmStoreSection *section, SmStoreDecoder *decoder)
 {
   g_autoptr (GString) text = g_string_new (NULL);
   GString *member;
   GHashTableIter iter;
-  gpointer disk_id, entry;
+  gpointer disk_id, pending;
 
   g_hash_table_iter_init (&iter, section->pending);
-  while (g_hash_table_iter_next (&iter, &disk_id, &entry))
+  while (g_hash_table_iter_next (&iter, &disk_id, &pending))
     {
+      GVariant *entry = sm_store_decoder_take (decoder, pending);
       g_autoptr (GError) error = NULL;
 
       if (restore_entry (self, section, entry, &error))
@@ -148,11 +175,12 @@ void
 sm_store_restore_pending (SmStore *self)
 {
   g_autoptr (GString) rejected = NULL;
+  SmStoreDecoder *decoder = sm_store_decoder_start (self);
 
   self->loading = TRUE;
   for (guint i = 0; i < self->sections->len; i++)
     {
-      g_autoptr (GString) member = restore_section (self, self->sections->pdata[i]);
+      g_autoptr (GString) member = restore_section (self, self->sections->pdata[i], decoder);
 
       if (member == NULL)
         continue;
@@ -161,6 +189,7 @@ sm_store_restore_pending (SmStore *self)
       g_string_append_len (rejected, member->str, (gssize) member->len);
     }
   self->loading = FALSE;
+  sm_store_decoder_finish (decoder);
   if (rejected != NULL && self->dir != NULL)
     set_aside_rejected (self, rejected);
 }

@@ -27,6 +27,14 @@ attachment_free (SmStoreAttachment *attachment)
   g_free (attachment);
 }
 
+void
+sm_store_pending_free (SmStorePending *pending)
+{
+  g_clear_pointer (&pending->entry, g_variant_unref);
+  g_free (pending->text);
+  g_free (pending);
+}
+
 SmStoreSection *
 sm_store_section_new (SmStore *store, const char *name, const char *id_key)
 {
@@ -39,8 +47,8 @@ sm_store_section_new (SmStore *store, const char *name, const char *id_key)
       g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) attachment_free);
   section->ids = g_hash_table_new_full (g_str_hash, g_str_equal,
                                         (GDestroyNotify) g_ref_string_release, g_free);
-  section->pending =
-      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_variant_unref);
+  section->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                            (GDestroyNotify) sm_store_pending_free);
   return section;
 }
 
