@@ -408,20 +408,13 @@ sm_deadline_table_serialize (SmStorable *storable, const char *id)
 {
   SmDeadlineTable *self = SM_DEADLINE_TABLE (storable);
   SmDeadlineTableEntry *entry = g_hash_table_lookup (PRIV (self)->entries, id);
-  g_autoptr (GVariant) list = NULL;
-  g_autoptr (GVariant) item = NULL;
-  g_autoptr (GBytes) bytes = NULL;
   SmVardictWriter writer;
 
   if (entry == NULL)
     return NULL;
   sm_vardict_writer_init (&writer, entry->size + 16);
   SM_DEADLINE_TABLE_GET_CLASS (self)->write (entry, &writer);
-  list = g_variant_ref_sink (sm_vardict_writer_finish (&writer));
-  /* Floating, as serialize() returns it: a view of the list's bytes. */
-  item = g_variant_get_child_value (list, 0);
-  bytes = g_variant_get_data_as_bytes (item);
-  return g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, bytes, TRUE);
+  return sm_vardict_writer_finish_one (&writer);
 }
 
 static gboolean
