@@ -1296,6 +1296,42 @@ test_dbus_size (void)
     }
 }
 
+/* The same at every width of GVariant's framing offsets (an a{sv} is
+ * walked in its bytes), with values of every kind inside. */
+static void
+test_dbus_size_wide (void)
+{
+  const gsize lengths[] = { 0, 1, 200, 300, 70000 };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (lengths); i++)
+    {
+      g_autofree char *text = g_strnfill (lengths[i], 'x');
+      g_autoptr (GVariant) value = g_variant_ref_sink (g_variant_new_parsed (
+          "{'text': <%s>, 'y': <byte 1>, 'x': <int64 2>, 'o': <objectpath '/a'>, "
+          "'g': <signature 'as'>, 'ay': <@ay []>, 'as': <['a', %s]>, 'v': <<%s>>, "
+          "'t': <(byte 1, %s, int64 3)>, '': <@a{sv} {'in': <%s>}>}",
+          text, text, text, text, text));
+      g_autoptr (GVariant) copy =
+          g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, g_variant_get_data (value),
+                                   g_variant_get_size (value), FALSE, NULL, NULL);
+      g_autoptr (GDBusMessage) message = g_dbus_message_new_signal ("/a", "a.b", "c");
+      g_autoptr (GError) error = NULL;
+      g_autofree guchar *blob = NULL;
+      gsize length = 0;
+      guint32 body_length;
+
+      g_dbus_message_set_body (message, g_variant_new_tuple (&value, 1));
+      blob = g_dbus_message_to_blob (message, &length, G_DBUS_CAPABILITY_FLAGS_NONE, &error);
+      g_assert_no_error (error);
+      memcpy (&body_length, blob + 4, sizeof body_length);
+      body_length = blob[0] == 'l' ? GUINT32_FROM_LE (body_length) : GUINT32_FROM_BE (body_length);
+      g_assert_cmpuint (sm_variant_dbus_size (value), ==, body_length);
+      /* Untrusted bytes are checked before they are walked. */
+      g_variant_ref_sink (copy);
+      g_assert_cmpuint (sm_variant_dbus_size (copy), ==, body_length);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1327,6 +1363,7 @@ main (int argc, char **argv)
 #undef ADD
   g_test_add_func ("/budget/parent", test_budget_parent);
   g_test_add_func ("/budget/dbus-size", test_dbus_size);
+  g_test_add_func ("/budget/dbus-size-wide", test_dbus_size_wide);
   g_test_add_func ("/budget/users", test_budget_users);
 
   return g_test_run ();

@@ -6,6 +6,7 @@
 
 #include "sm-requests.h"
 #include "sm-sessions.h"
+#include "sm-storable.h"
 #include "sm-vardict-writer.h"
 
 #include <string.h>
@@ -134,6 +135,68 @@ test_sessions (void)
                      expected_list (list, (GVariant * (*) (gconstpointer)) sm_session_to_variant));
 }
 
+/* What the store journals for an entry (sm_storable_serialize()) is the
+ * entry's own serialized form, floating as the interface returns it, and
+ * nothing for an id the model does not hold. */
+static void
+assert_storable (gpointer model,
+                 const char *id_key,
+                 GPtrArray *list,
+                 GVariant *(*to_variant) (gconstpointer))
+{
+  g_assert_null (sm_storable_serialize (SM_STORABLE (model), "none"));
+  for (guint i = 0; i < list->len; i++)
+    {
+      g_autoptr (GVariant) expected = g_variant_ref_sink (to_variant (list->pdata[i]));
+      const char *id = NULL;
+      GVariant *stored;
+
+      g_assert_true (g_variant_lookup (expected, id_key, "&s", &id));
+      stored = sm_storable_serialize (SM_STORABLE (model), id);
+      g_assert_true (g_variant_is_floating (stored));
+      g_variant_ref_sink (stored);
+      g_assert_cmpstr (g_variant_get_type_string (stored), ==, "a{sv}");
+      g_assert_cmpmem (g_variant_get_data (stored), g_variant_get_size (stored),
+                       g_variant_get_data (expected), g_variant_get_size (expected));
+      g_variant_unref (stored);
+    }
+}
+
+static void
+test_storable (void)
+{
+  g_autoptr (SmScheduler) scheduler = sm_scheduler_new_manual (T0);
+  g_autoptr (SmSessions) sessions = sm_sessions_new (scheduler);
+  g_autoptr (SmRequests) requests = sm_requests_new (scheduler);
+  g_autoptr (GPtrArray) sessions_list = NULL;
+  g_autoptr (GPtrArray) requests_list = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) keep = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  g_autofree char *big = g_strnfill (60000, 'm');
+  GVariantBuilder metadata;
+  GVariant *big_options;
+
+  /* Offsets of one byte, and of two (an entry near the 64 KiB cap). */
+  g_assert_true (
+      sm_sessions_register (sessions, "small", T0 + 3600000, options (keep, "@a{sv} {}"), &error));
+  g_variant_builder_init (&metadata, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&metadata, "{sv}", "text", g_variant_new_string (big));
+  big_options = g_variant_ref_sink (g_variant_new_parsed (
+      "{'metadata': <%@a{sv}>, 'app-id': <'a'>, 'url': <'u'>}", g_variant_builder_end (&metadata)));
+  g_ptr_array_add (keep, big_options);
+  g_assert_true (sm_sessions_register (sessions, "big", T0 + 400000, big_options, &error));
+  g_assert_true (sm_requests_register (requests, "r1", "s1", "peer", T0 + 60000,
+                                       options (keep, "{'purpose': <'rent'>}"), &error));
+  g_assert_no_error (error);
+
+  sessions_list = sm_sessions_list (sessions);
+  requests_list = sm_requests_list (requests);
+  assert_storable (sessions, "session-id", sessions_list,
+                   (GVariant * (*) (gconstpointer)) sm_session_to_variant);
+  assert_storable (requests, "request-id", requests_list,
+                   (GVariant * (*) (gconstpointer)) sm_request_to_variant);
+}
+
 static void
 test_requests (void)
 {
@@ -170,5 +233,6 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vardict-writer/offsets-4", GSIZE_TO_POINTER (70000), test_types);
   g_test_add_func ("/vardict-writer/sessions", test_sessions);
   g_test_add_func ("/vardict-writer/requests", test_requests);
+  g_test_add_func ("/vardict-writer/storable", test_storable);
   return g_test_run ();
 }

@@ -203,6 +203,104 @@ dbus_array_end (GVariant *value, const char *element, gsize offset)
   return dbus_children_end (value, offset);
 }
 
+/* GVariant's framing offsets are as wide as the container needs. */
+static gsize
+gvariant_offset_size (gsize container_size)
+{
+  return container_size > G_MAXUINT32   ? 8
+         : container_size > G_MAXUINT16 ? 4
+         : container_size > G_MAXUINT8  ? 2
+         : container_size > 0           ? 1
+                                        : 0;
+}
+
+static gsize
+gvariant_read_offset (const guint8 *data, gsize width)
+{
+  gsize value = 0;
+
+  for (gsize i = 0; i < width; i++)
+    value |= (gsize) data[i] << (8 * i);
+  return value;
+}
+
+/* Where the value of a variant (@data, @size: its value, a NUL, its type)
+ * ends at @offset; (gsize) -1 when the bytes are not what they should be. */
+static gsize
+dbus_variant_bytes_end (const guint8 *data, gsize size, gsize offset)
+{
+  const guint8 *nul = data + size;
+  const char *type;
+  gsize value_size, type_length;
+
+  while (nul > data && nul[-1] != '\0')
+    nul--;
+  if (nul == data)
+    return (gsize) -1;
+  nul--;
+  type = (const char *) nul + 1;
+  value_size = (gsize) (nul - data);
+  type_length = size - value_size - 1;
+  if (type_length == 0 || type_length > 255)
+    return (gsize) -1;
+  offset += 1 + type_length + 1;
+  if (type_length == 1 && dbus_basic_size (type[0]) != 0)
+    return align_up (offset, dbus_basic_size (type[0])) + dbus_basic_size (type[0]);
+  if (type_length == 1 && (type[0] == 's' || type[0] == 'o') && value_size > 0)
+    return align_up (offset, 4) + 4 + value_size;
+  {
+    /* Anything else is walked as a value, as before. */
+    g_autofree char *type_string = g_strndup (type, type_length);
+    g_autoptr (GVariant) value = NULL;
+
+    if (!g_variant_type_string_is_valid (type_string))
+      return (gsize) -1;
+    value = g_variant_ref_sink (
+        g_variant_new_from_data (G_VARIANT_TYPE (type_string), data, value_size, TRUE, NULL, NULL));
+    return dbus_end (value, offset);
+  }
+}
+
+/* An a{sv} in GVariant's normal form (a call's options, a saved session's
+ * metadata), walked in its bytes: no child value is made for each key,
+ * variant and value. (gsize) -1 when the bytes are not what they should
+ * be (the caller then walks the values). */
+static gsize
+dbus_vardict_end (const guint8 *data, gsize size, gsize offset)
+{
+  gsize width = gvariant_offset_size (size), table, n, start = 0;
+
+  offset = align_up (align_up (offset, 4) + 4, 8);
+  if (size == 0)
+    return offset;
+  table = gvariant_read_offset (data + size - width, width);
+  if (table > size || (size - table) % width != 0)
+    return (gsize) -1;
+  n = (size - table) / width;
+  for (gsize i = 0; i < n; i++)
+    {
+      gsize end = gvariant_read_offset (data + table + i * width, width);
+      gsize entry_width, key_end, value_start, value_end;
+      const guint8 *entry = data + start;
+
+      if (end < start || end > table || end - start < 3)
+        return (gsize) -1;
+      entry_width = gvariant_offset_size (end - start);
+      key_end = gvariant_read_offset (entry + (end - start) - entry_width, entry_width);
+      value_start = align_up (key_end, 8);
+      value_end = end - start - entry_width;
+      if (key_end == 0 || value_start > value_end || entry[key_end - 1] != '\0')
+        return (gsize) -1;
+      /* The key (a string) and the variant's signature, then its value. */
+      offset = align_up (align_up (offset, 8), 4) + 4 + key_end;
+      offset = dbus_variant_bytes_end (entry + value_start, value_end - value_start, offset);
+      if (offset == (gsize) -1)
+        return offset;
+      start = align_up (end, 8);
+    }
+  return offset;
+}
+
 /* Where @value ends when D-Bus marshals it at @offset. Arrays of a fixed
  * layout cost O(1), others one step per element: no more than the GVariant
  * form has bytes. Callers bound the nesting first (sm_options_parse()). */
@@ -232,6 +330,14 @@ dbus_end (GVariant *value, gsize offset)
         return dbus_end (child, offset);
       }
     case 'a':
+      if (strcmp (type, "a{sv}") == 0 && g_variant_is_normal_form (value))
+        {
+          gsize end =
+              dbus_vardict_end (g_variant_get_data (value), g_variant_get_size (value), offset);
+
+          if (end != (gsize) -1)
+            return end;
+        }
       return dbus_array_end (value, type + 1, offset);
     case '(':
     case '{':

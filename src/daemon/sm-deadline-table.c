@@ -399,13 +399,22 @@ sm_deadline_table_to_variant (SmDeadlineTable *self)
   return sm_vardict_writer_finish (&writer);
 }
 
+/* The store's copy of one entry (a journal record, a snapshot's line),
+ * written as a listing writes it: the same bytes as the class's
+ * serialize() without building and walking a tree, which cost a third of
+ * a registration's time on the main thread. */
 static GVariant *
 sm_deadline_table_serialize (SmStorable *storable, const char *id)
 {
   SmDeadlineTable *self = SM_DEADLINE_TABLE (storable);
   SmDeadlineTableEntry *entry = g_hash_table_lookup (PRIV (self)->entries, id);
+  SmVardictWriter writer;
 
-  return entry != NULL ? SM_DEADLINE_TABLE_GET_CLASS (self)->serialize (entry) : NULL;
+  if (entry == NULL)
+    return NULL;
+  sm_vardict_writer_init (&writer, entry->size + 16);
+  SM_DEADLINE_TABLE_GET_CLASS (self)->write (entry, &writer);
+  return sm_vardict_writer_finish_one (&writer);
 }
 
 static gboolean

@@ -121,10 +121,19 @@ set_thresholds (SmSession *session, GVariant *list)
 static GVariant *
 sm_variant_detach (GVariant *value)
 {
-  g_autoptr (GVariant) normal = g_variant_get_normal_form (value);
-  g_autoptr (GBytes) bytes = g_bytes_new (g_variant_get_data (normal), g_variant_get_size (normal));
+  g_autoptr (GVariant) normal = NULL;
+  gsize size;
+  gpointer data;
 
-  return g_variant_ref_sink (g_variant_new_from_bytes (g_variant_get_type (normal), bytes, TRUE));
+  /* A call's values are trusted trees (GDBus checked and built them):
+   * serialized once, straight into the copy kept. */
+  if (!g_variant_is_normal_form (value))
+    value = normal = g_variant_get_normal_form (value);
+  size = g_variant_get_size (value);
+  data = g_malloc (MAX (size, 1));
+  g_variant_store (value, data);
+  return g_variant_ref_sink (
+      g_variant_new_from_data (g_variant_get_type (value), data, size, TRUE, g_free, data));
 }
 
 static char *

@@ -130,9 +130,13 @@ sync_thread (GTask *task G_GNUC_UNUSED,
   g_mutex_unlock (&sync->mutex);
 }
 
-/* On the main thread: the batch is durable (or not); answer it. */
+static void commit_start (SmStore *self);
+
+/* On the main thread: the batch is durable (or not); answer it. With
+ * @pipeline, the next batch's sync is started first, so that the disk
+ * works on it while this one's replies are sent. */
 static void
-sync_finish (SmStore *self, SmStoreSync *sync)
+sync_finish (SmStore *self, SmStoreSync *sync, gboolean pipeline)
 {
   g_mutex_lock (&sync->mutex);
   while (!sync->done)
@@ -166,6 +170,10 @@ sync_finish (SmStore *self, SmStoreSync *sync)
     }
   if (sync->generation == self->journal_generation)
     self->synced_end = MAX (self->synced_end, sync->end);
+  /* Only a real sync goes first: replies that need none would overtake
+   * this batch's. */
+  if (pipeline && self->unsynced && self->journal_fd >= 0)
+    commit_start (self);
   answer (self, sync->held, NULL);
 }
 
@@ -178,8 +186,8 @@ on_sync_done (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer user
   (void) user_data;
   if (self == NULL)
     return;
-  sync_finish (self, sync);
-  if (self->unsynced || self->held->len > 0)
+  sync_finish (self, sync, TRUE);
+  if (self->syncing == NULL && (self->unsynced || self->held->len > 0))
     sm_store_sync_schedule (self);
 }
 
@@ -220,12 +228,16 @@ commit_start (SmStore *self)
     {
       sync->sync_errno = errno;
       sync->done = TRUE;
-      sync_finish (self, sync);
+      sync_finish (self, sync, FALSE);
       sync_unref (sync);
       return;
     }
   task = g_task_new (NULL, NULL, on_sync_done, NULL);
   g_task_set_name (task, "[sm-store] sync");
+  /* Its end comes before the calls waiting to be dispatched: the next
+   * batch's sync starts, and this one's replies leave, without waiting
+   * for them. */
+  g_task_set_priority (task, G_PRIORITY_HIGH);
   g_task_set_task_data (task, sync, (GDestroyNotify) sync_unref);
   g_task_run_in_thread (task, sync_thread);
 }
@@ -251,7 +263,7 @@ sm_store_sync_commit (SmStore *self)
 
   g_clear_handle_id (&self->commit_id, g_source_remove);
   if (self->syncing != NULL)
-    sync_finish (self, self->syncing);
+    sync_finish (self, self->syncing, FALSE);
   sm_store_journal_sync (self);
   sync_error = g_steal_pointer (&self->sync_error);
   answer (self, self->held, sync_error);

@@ -188,3 +188,17 @@ sm_vardict_writer_finish (SmVardictWriter *self)
   sm_vardict_writer_clear (self);
   return g_variant_new_from_bytes (G_VARIANT_TYPE ("aa{sv}"), bytes, TRUE);
 }
+
+/* The one a{sv} written (floating), without the list around it: an entry
+ * for the store. @self is cleared. */
+GVariant *
+sm_vardict_writer_finish_one (SmVardictWriter *self)
+{
+  g_autoptr (GBytes) bytes = NULL;
+
+  g_return_val_if_fail (self->ends->len == 1, NULL);
+
+  bytes = g_bytes_new_take (g_steal_pointer (&self->data), g_array_index (self->ends, gsize, 0));
+  sm_vardict_writer_clear (self);
+  return g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, bytes, TRUE);
+}

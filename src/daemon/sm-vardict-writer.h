@@ -41,5 +41,7 @@ void sm_vardict_writer_end (SmVardictWriter *self);
 
 /* The aa{sv} written (floating); @self is cleared. */
 GVariant *sm_vardict_writer_finish (SmVardictWriter *self);
+/* The a{sv} written (floating), when exactly one was; @self is cleared. */
+GVariant *sm_vardict_writer_finish_one (SmVardictWriter *self);
 
 G_END_DECLS
