@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 
 /* SmSavedVardictIter reads an a{sv} on its bytes: it must see what GLib
- * sees, stop (bad) on bytes that are not a dict, and the D-Bus size counted
- * on the bytes must be sm_dbus_add_value()'s to the byte. */
+ * sees and stop (bad) on bytes that are not a dict. (The D-Bus size of
+ * such a dict, counted on its bytes too, is test-sessions'
+ * /budget/dbus-size-wide.) */
 
-#include "sm-budget.h"
 #include "sm-saved-vardict.h"
 
 #include <string.h>
@@ -101,53 +101,11 @@ test_damaged (void)
   g_assert_cmpuint (n_bad, >, 0);
 }
 
-/* The D-Bus size counted on the bytes is the one counted through GLib, at
- * every alignment. */
-static void
-test_dbus_size (void)
-{
-  for (gsize i = 0; i < G_N_ELEMENTS (dicts); i++)
-    {
-      g_autoptr (GVariant) dict = saved (dicts[i]);
-      g_autoptr (GVariant) tree =
-          g_variant_parse (G_VARIANT_TYPE_VARDICT, dicts[i], NULL, NULL, NULL);
-
-      for (gsize offset = 0; offset < 24; offset++)
-        {
-          g_assert_cmpuint (sm_dbus_add_saved_vardict (offset, "metadata", dict), ==,
-                            sm_dbus_add_value (offset, "metadata", dict));
-          /* Not serialized, or not a dict: the long way, the same size. */
-          g_assert_cmpuint (sm_dbus_add_saved_vardict (offset, "metadata", tree), ==,
-                            sm_dbus_add_value (offset, "metadata", tree));
-        }
-    }
-}
-
-static void
-test_not_a_dict (void)
-{
-  g_autoptr (GVariant) list = g_variant_ref_sink (g_variant_new_parsed ("[<1>, <'x'>]"));
-  g_autoptr (GVariant) loose = NULL;
-  g_autoptr (GVariant) dict = saved (dicts[2]);
-  gsize size = g_variant_get_size (dict);
-  g_autofree guchar *data = g_memdup2 (g_variant_get_data (dict), size);
-
-  g_assert_cmpuint (sm_dbus_add_saved_vardict (3, "k", list), ==, sm_dbus_add_value (3, "k", list));
-  /* Not in normal form: a framing offset out of range. */
-  data[size - 1] = 0xff;
-  loose = g_variant_ref_sink (
-      g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, data, size, FALSE, NULL, NULL));
-  g_assert_cmpuint (sm_dbus_add_saved_vardict (3, "k", loose), ==,
-                    sm_dbus_add_value (3, "k", loose));
-}
-
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/saved-vardict/same-as-glib", test_same_as_glib);
   g_test_add_func ("/saved-vardict/damaged", test_damaged);
-  g_test_add_func ("/saved-vardict/dbus-size", test_dbus_size);
-  g_test_add_func ("/saved-vardict/not-a-dict", test_not_a_dict);
   return g_test_run ();
 }

@@ -5,7 +5,6 @@
 #include "sm-budget.h"
 
 #include "sm-error.h"
-#include "sm-saved-vardict.h"
 
 #include <string.h>
 
@@ -415,46 +414,4 @@ gsize
 sm_dbus_add_value (gsize offset, const char *key, GVariant *value)
 {
   return dbus_end (value, add_key (offset, key, g_variant_get_type_string (value)));
-}
-
-/* A basic value of @type, @size bytes in GVariant's form, marshalled at
- * @offset: where it ends. */
-static gsize
-dbus_basic_end (char type, gsize size, gsize offset)
-{
-  offset = align_up (offset, dbus_alignment (type));
-  if (type == 'g')
-    return offset + 1 + size; /* a length byte, the text, its NUL */
-  if (type == 's' || type == 'o')
-    return offset + 4 + size; /* a length, the text, its NUL */
-  return offset + dbus_basic_size (type);
-}
-
-/* sm_dbus_add_value() of an a{sv} in normal form and serialized (as
- * sm_variant_detach() makes a session's metadata), its values of basic
- * types counted on its bytes: walking it through GVariants was most of
- * a restored session's budget check. Anything else goes the long way. */
-gsize
-sm_dbus_add_saved_vardict (gsize offset, const char *key, GVariant *dict)
-{
-  SmSavedVardictIter iter;
-  SmSavedVardictEntry entry;
-  gboolean bad = FALSE;
-  gsize end;
-
-  if (!g_variant_is_of_type (dict, G_VARIANT_TYPE_VARDICT) || !g_variant_is_normal_form (dict)
-      || !sm_saved_vardict_iter_init (&iter, g_variant_get_data (dict), g_variant_get_size (dict)))
-    return sm_dbus_add_value (offset, key, dict);
-  /* The array's length, then its entries, each aligned to 8. */
-  end = align_up (align_up (add_key (offset, key, "a{sv}"), 4) + 4, 8);
-  while (sm_saved_vardict_iter_next (&iter, &entry, &bad))
-    {
-      if (!sm_saved_vardict_is_basic (entry.type, entry.type_length)
-          || (strchr ("sog", entry.type[0]) != NULL && entry.value_size == 0))
-        return sm_dbus_add_value (offset, key, dict);
-      end = align_up (end, 8) + 4 + strlen (entry.key) + 1;
-      end += 1 + 1 + 1; /* the variant's signature: its length, one type, a NUL */
-      end = dbus_basic_end (entry.type[0], entry.value_size, end);
-    }
-  return bad ? sm_dbus_add_value (offset, key, dict) : end;
 }

@@ -49,7 +49,6 @@ gsize sm_dbus_add_int64 (gsize offset, const char *key);
 gsize sm_dbus_add_uint32 (gsize offset, const char *key);
 gsize sm_dbus_add_int64_array (gsize offset, const char *key, gsize n);
 gsize sm_dbus_add_value (gsize offset, const char *key, GVariant *value);
-gsize sm_dbus_add_saved_vardict (gsize offset, const char *key, GVariant *dict);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmBudget, sm_budget_unref)
 

@@ -172,7 +172,7 @@ session_size (const SmSession *session)
   offset = sm_dbus_add_int64 (offset, "registered-at");
   offset = sm_dbus_add_string (offset, "session-type", session->session_type);
   metadata_start = offset;
-  offset = sm_dbus_add_saved_vardict (offset, "metadata", session->metadata);
+  offset = sm_dbus_add_value (offset, "metadata", session->metadata);
   /* An av of small values, say, is larger as a GVariant. */
   metadata_gvariant = g_variant_get_size (session->metadata);
   extra = metadata_gvariant - MIN (metadata_gvariant, offset - metadata_start);
