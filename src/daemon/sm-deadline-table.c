@@ -399,13 +399,27 @@ sm_deadline_table_to_variant (SmDeadlineTable *self)
   return sm_vardict_writer_finish (&writer);
 }
 
+/* The entry's a{sv} (floating) for the store, written in one block as a
+ * listing writes it: the bytes of the item's g_variant_new_*() tree,
+ * several times cheaper, and every warning and every snapshot entry is one
+ * (an expiry burst writes one record per warning). */
 static GVariant *
 sm_deadline_table_serialize (SmStorable *storable, const char *id)
 {
   SmDeadlineTable *self = SM_DEADLINE_TABLE (storable);
   SmDeadlineTableEntry *entry = g_hash_table_lookup (PRIV (self)->entries, id);
+  SmVardictWriter writer;
+  g_autoptr (GBytes) bytes = NULL;
 
-  return entry != NULL ? SM_DEADLINE_TABLE_GET_CLASS (self)->serialize (entry) : NULL;
+  if (entry == NULL)
+    return NULL;
+  sm_vardict_writer_init (&writer, entry->size + 64);
+  SM_DEADLINE_TABLE_GET_CLASS (self)->write (entry, &writer);
+  /* The one a{sv} starts the buffer and ends where it was closed: taken
+   * without the aa{sv}'s framing offset. */
+  bytes = g_bytes_new_take (g_steal_pointer (&writer.data), writer.len);
+  sm_vardict_writer_clear (&writer);
+  return g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, bytes, TRUE);
 }
 
 static gboolean
