@@ -100,15 +100,16 @@ sm_store_append_json_string (GString *out, const char *text)
   g_string_append_c (out, '"');
 }
 
-/* Table-driven CRC-32C (reflected polynomial 0x82F63B78), as in iSCSI and
- * ext4: twenty lines instead of a dependency on zlib, and the better code of
- * the two for short records. */
-guint32
-sm_store_crc32c (guint32 crc, const void *data, gsize length)
+/* CRC-32C (reflected polynomial 0x82F63B78), as in iSCSI and ext4, eight
+ * bytes per step ("slicing by 8": table k holds the CRC of a byte followed
+ * by k zero bytes): some forty lines instead of a dependency on zlib, and
+ * about five times faster than a byte at a time, which showed in a burst
+ * of warnings (one record each). */
+static const guint32 *
+crc32c_tables (void)
 {
-  static guint32 table[256];
+  static guint32 tables[8][256];
   static gsize initialized = 0;
-  const guint8 *p = data;
 
   if (g_once_init_enter (&initialized))
     {
@@ -118,13 +119,37 @@ sm_store_crc32c (guint32 crc, const void *data, gsize length)
 
           for (int k = 0; k < 8; k++)
             c = (c & 1) != 0 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-          table[i] = c;
+          tables[0][i] = c;
         }
+      for (guint32 i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+          tables[t][i] = (tables[t - 1][i] >> 8) ^ tables[0][tables[t - 1][i] & 0xff];
       g_once_init_leave (&initialized, 1);
     }
+  return &tables[0][0];
+}
+
+guint32
+sm_store_crc32c (guint32 crc, const void *data, gsize length)
+{
+  const guint32 *t = crc32c_tables ();
+  const guint8 *p = data;
+  gsize i = 0;
+
   crc = ~crc;
-  for (gsize i = 0; i < length; i++)
-    crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  for (; i + 8 <= length; i += 8)
+    {
+      /* Byte by byte, so that the host's byte order does not matter. */
+      guint32 lo = crc
+                   ^ ((guint32) p[i] | (guint32) p[i + 1] << 8 | (guint32) p[i + 2] << 16
+                      | (guint32) p[i + 3] << 24);
+
+      crc = t[7 * 256 + (lo & 0xff)] ^ t[6 * 256 + ((lo >> 8) & 0xff)]
+            ^ t[5 * 256 + ((lo >> 16) & 0xff)] ^ t[4 * 256 + (lo >> 24)] ^ t[3 * 256 + p[i + 4]]
+            ^ t[2 * 256 + p[i + 5]] ^ t[256 + p[i + 6]] ^ t[p[i + 7]];
+    }
+  for (; i < length; i++)
+    crc = t[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
 
