@@ -152,85 +152,6 @@ test_remove (void)
   recorder_clear (&rec);
 }
 
-/* Deadlines due together run as one batch: every callback first, then
- * what they left for after it (sm_scheduler_after_batch()), in order; a
- * batch member removed by an earlier callback does not run; work left for
- * after the batch may add deadlines for the past, which run in the same
- * dispatch; outside a dispatch the work runs at once. */
-typedef struct
-{
-  SmScheduler *scheduler;
-  GString *log;
-  SmDeadline *victim; /* removed by the first callback */
-  gint past_tag;
-} BatchCtx;
-
-typedef struct
-{
-  BatchCtx *ctx;
-  char name;
-} BatchItem;
-
-static void on_batch_item (gint64 due_ms, gint64 now_ms, gpointer user_data);
-
-static void
-after_item (gpointer data, gpointer user_data)
-{
-  BatchItem *item = data;
-  BatchCtx *ctx = user_data;
-
-  g_string_append_printf (ctx->log, "%c", g_ascii_toupper (item->name));
-  /* The bookkeeping of "a" arms something already due. */
-  if (item->name == 'a' && ctx->past_tag == 0)
-    {
-      static BatchItem late;
-
-      late = (BatchItem){ ctx, 'p' };
-      ctx->past_tag = 1;
-      sm_scheduler_add (ctx->scheduler, sm_scheduler_now (ctx->scheduler) - 1, on_batch_item,
-                        &late);
-    }
-}
-
-static void
-on_batch_item (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms G_GNUC_UNUSED, gpointer user_data)
-{
-  BatchItem *item = user_data;
-  BatchCtx *ctx = item->ctx;
-
-  g_string_append_c (ctx->log, item->name);
-  if (ctx->victim != NULL)
-    {
-      sm_scheduler_remove (ctx->scheduler, ctx->victim);
-      ctx->victim = NULL;
-    }
-  sm_scheduler_after_batch (ctx->scheduler, after_item, item, ctx);
-}
-
-static void
-test_after_batch (void)
-{
-  g_autoptr (SmScheduler) s = sm_scheduler_new_manual (T0);
-  g_autoptr (GString) log = g_string_new (NULL);
-  BatchCtx ctx = { s, log, NULL, 0 };
-  BatchItem items[] = { { &ctx, 'a' }, { &ctx, 'b' }, { &ctx, 'c' }, { &ctx, 'd' } };
-
-  sm_scheduler_add (s, T0 + 10, on_batch_item, &items[0]);
-  sm_scheduler_add (s, T0 + 20, on_batch_item, &items[1]);
-  ctx.victim = sm_scheduler_add (s, T0 + 30, on_batch_item, &items[2]);
-  sm_scheduler_add (s, T0 + 500, on_batch_item, &items[3]);
-  sm_scheduler_set_now (s, T0 + 100);
-  /* "c" removed by "a"; "p", due in the past, in a second batch. */
-  g_assert_cmpstr (log->str, ==, "abABpP");
-  g_assert_cmpuint (sm_scheduler_get_size (s), ==, 1);
-
-  g_string_truncate (log, 0);
-  sm_scheduler_after_batch (s, after_item, &items[3], &ctx);
-  g_assert_cmpstr (log->str, ==, "D");
-  sm_scheduler_set_now (s, T0 + 500);
-  g_assert_cmpstr (log->str, ==, "DdD");
-}
-
 /* A callback that schedules more work, as a session arming its next
  * warning does. */
 typedef struct
@@ -435,7 +356,6 @@ main (int argc, char **argv)
   g_test_add_func ("/scheduler/fifo-equal-due", test_fifo_equal_due);
   g_test_add_func ("/scheduler/remove", test_remove);
   g_test_add_func ("/scheduler/add-during-dispatch", test_add_during_dispatch);
-  g_test_add_func ("/scheduler/after-batch", test_after_batch);
   g_test_add_func ("/scheduler/clock-backward", test_clock_backward);
   g_test_add_func ("/scheduler/many-random", test_many_random);
   g_test_add_func ("/scheduler/real-clock", test_real_clock);

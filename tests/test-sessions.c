@@ -761,54 +761,6 @@ rich_metadata (void)
   return g_variant_dict_end (&meta);
 }
 
-static void
-on_changed_note_events (SmSessions *s G_GNUC_UNUSED, const char *id G_GNUC_UNUSED, Fixture *f)
-{
-  /* The signals out when the first change is saved (the fixture's handler,
-   * connected first, has counted it). */
-  if (f->changed == 1)
-    {
-      Event ev = { .kind = EV_REGISTERED, .id = g_strdup ("(changed)") };
-
-      g_array_append_val (f->events, ev);
-    }
-}
-
-/* Deadlines due together (a burst) have all their signals out before any
- * of their changes is saved, warnings and expiries alike; each session is
- * still warned before it expires. */
-static void
-test_burst_signals_first (Fixture *f, gconstpointer data G_GNUC_UNUSED)
-{
-  const gint64 expires = T0 + 10 * MIN_MS;
-  const gint64 th[] = { MIN_MS };
-  const char *const ids[] = { "a", "b", "c" };
-
-  register_ok (f, "a", expires, opts_thresholds (th, 1));
-  register_ok (f, "b", expires, opts_thresholds (th, 1));
-  register_ok (f, "c", expires + 1, opts_thresholds (th, 1));
-  clear_events (f);
-  g_signal_connect (f->sessions, "changed", G_CALLBACK (on_changed_note_events), f);
-
-  for (guint round = 0; round < 2; round++)
-    {
-      EventKind kind = round == 0 ? EV_EXPIRING : EV_EXPIRED;
-
-      f->changed = 0;
-      sm_scheduler_set_now (f->scheduler, round == 0 ? expires - MIN_MS + 1 : expires + 1);
-      g_assert_cmpuint (f->events->len, ==, 4);
-      for (guint i = 0; i < 3; i++)
-        {
-          g_assert_cmpint (ev_at (f, i)->kind, ==, kind);
-          g_assert_cmpstr (ev_at (f, i)->id, ==, ids[i]);
-        }
-      g_assert_cmpstr (ev_at (f, 3)->id, ==, "(changed)");
-      g_assert_cmpuint (f->changed, ==, 3);
-      clear_events (f);
-    }
-  g_assert_cmpuint (sm_sessions_get_count (f->sessions), ==, 0);
-}
-
 /* What the store saves of @id is sm_session_to_variant(), byte for byte. */
 static void
 assert_stored_form (Fixture *f, const char *id)
@@ -1409,7 +1361,6 @@ main (int argc, char **argv)
   ADD ("/sessions/invalid-unregister", test_invalid_unregister);
   ADD ("/sessions/limit", test_limit);
   ADD ("/sessions/stored-form", test_stored_form);
-  ADD ("/sessions/burst-signals-first", test_burst_signals_first);
   ADD ("/sessions/restore-round-trip", test_restore_round_trip);
   ADD ("/sessions/restore-clamps", test_restore_clamps);
   ADD ("/sessions/options-size-cap", test_options_size_cap);

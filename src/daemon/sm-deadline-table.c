@@ -183,58 +183,30 @@ sm_deadline_table_arm (SmDeadlineTable *self, SmDeadlineTableEntry *entry)
   entry->deadline = sm_scheduler_add (scheduler, due, on_deadline, entry);
 }
 
-/* After the batch of deadlines @entry's was in: the expired entry is
- * forgotten, and its removal journaled. */
-static void
-finish_expiry (gpointer data, gpointer user_data)
-{
-  SmDeadlineTableEntry *entry = data;
-  SmDeadlineTable *self = user_data; /* (owned) a reference */
-  g_autofree char *id = g_strdup (entry->id);
-
-  g_hash_table_remove (PRIV (self)->entries, id);
-  sm_storable_changed (SM_STORABLE (self), id);
-  g_object_unref (self);
-}
-
-/* After the batch: the next deadline of a warned entry is armed, and the
- * warning journaled. */
-static void
-finish_warning (gpointer data, gpointer user_data)
-{
-  SmDeadlineTableEntry *entry = data;
-  SmDeadlineTable *self = user_data; /* (owned) a reference */
-
-  sm_deadline_table_arm (self, entry);
-  sm_storable_changed (SM_STORABLE (self), entry->id);
-  g_object_unref (self);
-}
-
-/* Expiry wins over any warning still pending: no late warnings. The signal
- * goes at once; the bookkeeping waits for the end of the batch, so that a
- * burst of deadlines due together has all its signals out first. Nothing
- * else touches the entry in between: a batch runs within one dispatch,
- * and the entry's deadline is gone. */
+/* Expiry wins over any warning still pending: no late warnings. */
 static void
 on_deadline (gint64 due_ms G_GNUC_UNUSED, gint64 now_ms, gpointer user_data)
 {
   SmDeadlineTableEntry *entry = user_data;
   SmDeadlineTable *self = entry->owner;
   SmDeadlineTableClass *klass = SM_DEADLINE_TABLE_GET_CLASS (self);
-  SmScheduler *scheduler = PRIV (self)->scheduler;
 
   entry->deadline = NULL;
 
   if (now_ms >= entry->expires_at)
     {
+      g_autofree char *id = g_strdup (entry->id);
+
       g_signal_emit (self, klass->expired_signal, 0, entry->item);
-      sm_scheduler_after_batch (scheduler, finish_expiry, entry, g_object_ref (self));
+      g_hash_table_remove (PRIV (self)->entries, id);
+      sm_storable_changed (SM_STORABLE (self), id);
       return;
     }
 
   if (klass->warn != NULL)
     klass->warn (self, entry, now_ms);
-  sm_scheduler_after_batch (scheduler, finish_warning, entry, g_object_ref (self));
+  sm_deadline_table_arm (self, entry);
+  sm_storable_changed (SM_STORABLE (self), entry->id);
 }
 
 gboolean

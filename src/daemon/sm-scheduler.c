@@ -14,19 +14,11 @@
 struct _SmDeadline
 {
   gint64 due_ms;
-  guint64 serial;      /* keeps equal due times in insertion order */
-  SmDeadlineFunc func; /* NULL once removed while in a dispatch's batch */
+  guint64 serial; /* keeps equal due times in insertion order */
+  SmDeadlineFunc func;
   gpointer user_data;
-  GSequenceIter *iter; /* NULL from when a dispatch takes it */
+  GSequenceIter *iter; /* NULL while its callback runs */
 };
-
-/* Work a deadline's callback left for after its whole batch. */
-typedef struct
-{
-  GFunc func;
-  gpointer data;
-  gpointer user_data;
-} SmAfterBatch;
 
 struct _SmScheduler
 {
@@ -38,9 +30,6 @@ struct _SmScheduler
 
   gboolean manual;
   gint64 manual_now_ms;
-
-  GArray *after; /* (owned) SmAfterBatch, while a batch runs */
-  gboolean dispatching;
 
   int timer_fd;
   guint timer_source_id;
@@ -76,7 +65,6 @@ sm_scheduler_finalize (GObject *object)
        !g_sequence_iter_is_end (it); it = g_sequence_iter_next (it))
     g_free (g_sequence_get (it));
   g_clear_pointer (&self->deadlines, g_sequence_free);
-  g_clear_pointer (&self->after, g_array_unref);
 
   G_OBJECT_CLASS (sm_scheduler_parent_class)->finalize (object);
 }
@@ -94,7 +82,6 @@ sm_scheduler_init (SmScheduler *self)
 {
   /* No destroy func: the dispatcher frees a deadline after its callback. */
   self->deadlines = g_sequence_new (NULL);
-  self->after = g_array_new (FALSE, FALSE, sizeof (SmAfterBatch));
   self->timer_fd = -1;
   self->armed_ms = G_MAXINT64;
 }
@@ -233,14 +220,9 @@ sm_scheduler_remove (SmScheduler *self, SmDeadline *deadline)
 
   g_return_if_fail (SM_IS_SCHEDULER (self));
 
-  if (deadline == NULL)
+  /* A deadline whose callback is running is freed by the dispatcher. */
+  if (deadline == NULL || deadline->iter == NULL)
     return;
-  /* One a dispatch took is freed by it: it only must not run now. */
-  if (deadline->iter == NULL)
-    {
-      deadline->func = NULL;
-      return;
-    }
 
   was_first = g_sequence_iter_is_begin (deadline->iter);
   g_sequence_remove (deadline->iter);
@@ -279,97 +261,35 @@ sm_scheduler_get_wakeups (SmScheduler *self)
   return self->wakeups;
 }
 
-/* For a deadline's callback: runs @func (@data, @user_data) once every
- * deadline of the dispatch's batch has run its callback, in the order they
- * were asked for; at once outside a dispatch. A burst of deadlines due
- * together so emits all its signals before the bookkeeping behind them. */
-void
-sm_scheduler_after_batch (SmScheduler *self, GFunc func, gpointer data, gpointer user_data)
+/* Runs every deadline whose due time has come, in due order, including ones
+ * the callbacks add for the past. Returns how many ran. */
+guint
+sm_scheduler_dispatch (SmScheduler *self)
 {
-  SmAfterBatch after = { func, data, user_data };
+  guint count = 0;
 
-  g_return_if_fail (SM_IS_SCHEDULER (self));
+  g_return_val_if_fail (SM_IS_SCHEDULER (self), 0);
 
-  if (!self->dispatching)
-    func (data, user_data);
-  else
-    g_array_append_val (self->after, after);
-}
-
-/* Takes every deadline due at @now_ms out of the sequence, in due order. */
-static void
-take_due (SmScheduler *self, gint64 now_ms, GPtrArray *batch)
-{
   for (;;)
     {
       GSequenceIter *first = g_sequence_get_begin_iter (self->deadlines);
       SmDeadline *deadline;
+      gint64 now_ms;
 
       if (g_sequence_iter_is_end (first))
-        return;
+        break;
       deadline = g_sequence_get (first);
+      now_ms = sm_scheduler_now (self);
       if (deadline->due_ms > now_ms)
-        return;
-      /* Unlinked, not freed, so that its owner may still name it. */
+        break;
+
+      /* Unlink without freeing so the callback may still name it. */
       g_sequence_remove (first);
       deadline->iter = NULL;
-      g_ptr_array_add (batch, deadline);
+      deadline->func (deadline->due_ms, now_ms, deadline->user_data);
+      g_free (deadline);
+      count++;
     }
-}
-
-/* Runs what the batch's callbacks left for after it (from @mark on: a
- * dispatch a callback started runs only its own). */
-static void
-run_after (SmScheduler *self, guint mark)
-{
-  /* What these add to the list runs in this loop too. */
-  for (guint i = mark; i < self->after->len; i++)
-    {
-      SmAfterBatch after = g_array_index (self->after, SmAfterBatch, i);
-
-      after.func (after.data, after.user_data);
-    }
-  g_array_set_size (self->after, mark);
-}
-
-/* Runs every deadline whose due time has come, in due order, including ones
- * the callbacks add for the past: those due at the same reading of the
- * clock as one batch, each callback's sm_scheduler_after_batch() work once
- * all of them ran. Returns how many ran. */
-guint
-sm_scheduler_dispatch (SmScheduler *self)
-{
-  g_autoptr (GPtrArray) batch = NULL;
-  gboolean was_dispatching;
-  guint count = 0, mark;
-
-  g_return_val_if_fail (SM_IS_SCHEDULER (self), 0);
-
-  batch = g_ptr_array_new_with_free_func (g_free);
-  was_dispatching = self->dispatching;
-  self->dispatching = TRUE;
-  mark = self->after->len;
-  for (;;)
-    {
-      gint64 now_ms = sm_scheduler_now (self);
-
-      take_due (self, now_ms, batch);
-      if (batch->len == 0)
-        break;
-      for (guint i = 0; i < batch->len; i++)
-        {
-          SmDeadline *deadline = batch->pdata[i];
-
-          /* Removed by an earlier callback of the batch: not to run. */
-          if (deadline->func == NULL)
-            continue;
-          deadline->func (deadline->due_ms, now_ms, deadline->user_data);
-          count++;
-        }
-      run_after (self, mark);
-      g_ptr_array_set_size (batch, 0);
-    }
-  self->dispatching = was_dispatching;
 
   sm_scheduler_rearm (self);
   return count;

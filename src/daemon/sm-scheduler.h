@@ -39,6 +39,5 @@ gint64 sm_scheduler_get_next_due (SmScheduler *self);
 guint sm_scheduler_get_size (SmScheduler *self);
 guint64 sm_scheduler_get_wakeups (SmScheduler *self);
 guint sm_scheduler_dispatch (SmScheduler *self);
-void sm_scheduler_after_batch (SmScheduler *self, GFunc func, gpointer data, gpointer user_data);
 
 G_END_DECLS
