@@ -761,6 +761,49 @@ rich_metadata (void)
   return g_variant_dict_end (&meta);
 }
 
+/* What the store saves of @id is sm_session_to_variant(), byte for byte. */
+static void
+assert_stored_form (Fixture *f, const char *id)
+{
+  g_autoptr (GVariant) tree =
+      g_variant_ref_sink (sm_session_to_variant (sm_sessions_lookup (f->sessions, id)));
+  GVariant *stored = sm_storable_serialize (SM_STORABLE (f->sessions), id);
+
+  /* Floating, as the store takes it. */
+  g_assert_true (g_variant_is_floating (stored));
+  g_variant_ref_sink (stored);
+  g_assert_cmpstr (g_variant_get_type_string (stored), ==, "a{sv}");
+  g_assert_cmpmem (g_variant_get_data (stored), g_variant_get_size (stored),
+                   g_variant_get_data (tree), g_variant_get_size (tree));
+  g_assert_true (g_variant_is_normal_form (stored));
+  g_variant_unref (stored);
+}
+
+static void
+test_stored_form (Fixture *f, gconstpointer data G_GNUC_UNUSED)
+{
+  const gint64 expires = T0 + 11 * MIN_MS;
+  const gint64 th[] = { 600000, 300000, 60000 };
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+
+  g_variant_dict_insert_value (&dict, "warn-thresholds", thresholds_variant (th, 3));
+  g_variant_dict_insert (&dict, "session-type", "s", "nonce");
+  g_variant_dict_insert (&dict, "app-id", "s", "org.example.Wallet");
+  g_variant_dict_insert (&dict, "url", "s", "wallet://session/1");
+  g_variant_dict_insert_value (&dict, "metadata", rich_metadata ());
+  register_ok (f, "full", expires, g_variant_ref_sink (g_variant_dict_end (&dict)));
+  register_ok (f, "bare", expires, NULL);
+  assert_stored_form (f, "full");
+  assert_stored_form (f, "bare");
+  /* With warnings sent. */
+  sm_scheduler_set_now (f->scheduler, expires - 300000);
+  assert_stored_form (f, "full");
+  assert_stored_form (f, "bare");
+  /* Gone: nothing to save. */
+  sm_scheduler_set_now (f->scheduler, expires);
+  g_assert_null (sm_storable_serialize (SM_STORABLE (f->sessions), "full"));
+}
+
 static void
 test_restore_round_trip (Fixture *f, gconstpointer data G_GNUC_UNUSED)
 {
@@ -1353,6 +1396,7 @@ main (int argc, char **argv)
   ADD ("/sessions/metadata-detached", test_metadata_detached);
   ADD ("/sessions/invalid-unregister", test_invalid_unregister);
   ADD ("/sessions/limit", test_limit);
+  ADD ("/sessions/stored-form", test_stored_form);
   ADD ("/sessions/restore-round-trip", test_restore_round_trip);
   ADD ("/sessions/restore-clamps", test_restore_clamps);
   ADD ("/sessions/options-size-cap", test_options_size_cap);

@@ -575,6 +575,8 @@ test_failed_compaction_merges_back (void)
   g_assert_false (g_file_test (old, G_FILE_TEST_EXISTS));
   g_assert_cmpuint (count_lines (journal), ==, 2);
   register_session (&m, "c", NOW + HOUR);
+  /* (Written at the end of the main-loop iteration, or a commit.) */
+  sm_store_commit (m.store);
   g_assert_cmpuint (count_lines (journal), ==, 3);
 
   /* The same from the background: the thread fails, the main loop merges. */
@@ -602,6 +604,78 @@ test_failed_compaction_merges_back (void)
   g_assert_cmpstr (summary, ==, "a=3600000 b=3600000 c=3600000 d=3600000");
   sm_store_wait (m.store);
   g_assert_cmpuint (count_lines (journal), ==, 0);
+  models_clear (&m);
+  remove_tree (dir);
+}
+
+/* The line of @path's @n-th record (from 0) names @id. */
+static void
+assert_record_id (const char *path, guint n, const char *id)
+{
+  g_autofree char *contents = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autofree char *needle = g_strdup_printf ("\"id\":\"%s\"", id);
+
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), >, n);
+  g_assert_nonnull (strstr (lines[n], needle));
+}
+
+/* The records of the daemon's own changes (expiries, warnings sent) are
+ * held back until the end of the main-loop iteration and written
+ * together; a call's change is written at once, after them. Held back
+ * while a compaction fails, they are not lost. */
+static void
+test_daemon_records_held_back (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sm-store-XXXXXX", NULL);
+  g_autofree char *journal = g_build_filename (dir, "state.journal", NULL);
+  g_autofree char *snapshot = g_build_filename (dir, "state.json", NULL);
+  g_autofree char *summary = NULL;
+  g_autoptr (GError) error = NULL;
+  Models m = { 0 };
+
+  models_init (&m, dir, NOW);
+  sm_store_load (m.store);
+  sm_store_wait (m.store);
+  g_assert_cmpuint (count_lines (journal), ==, 0);
+  register_session (&m, "a", NOW + HOUR);
+  register_session (&m, "b", NOW + 3 * HOUR);
+  g_assert_cmpuint (count_lines (journal), ==, 0);
+  g_assert_true (g_main_context_iteration (NULL, FALSE));
+  g_assert_cmpuint (count_lines (journal), ==, 2);
+
+  /* The expiry of "a", then a call's change: written in that order. */
+  sm_scheduler_set_now (m.scheduler, NOW + HOUR);
+  g_assert_cmpuint (count_lines (journal), ==, 2);
+  g_assert_true (sm_store_prepare (m.store, 4096, &error));
+  g_assert_no_error (error);
+  register_session (&m, "c", NOW + 2 * HOUR);
+  g_assert_cmpuint (count_lines (journal), ==, 4);
+  assert_record_id (journal, 2, "a");
+  assert_record_id (journal, 3, "c");
+  sm_store_commit (m.store);
+  models_clear (&m);
+
+  /* A compaction in the background whose snapshot cannot be written
+   * (a directory in its place) puts the old journal back in front of the
+   * new one: a record held back meanwhile goes in after them. */
+  g_assert_cmpint (g_unlink (snapshot), ==, 0); /* (empty: all is in the journal) */
+  models_init (&m, dir, NOW + HOUR);
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Cannot write the state snapshot*");
+  sm_store_load (m.store);
+  g_assert_cmpint (g_mkdir (snapshot, 0700), ==, 0);
+  register_session (&m, "d", NOW + 2 * HOUR);
+  sm_store_wait (m.store);
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (g_rmdir (snapshot), ==, 0);
+  models_clear (&m);
+
+  models_init (&m, dir, NOW + HOUR);
+  sm_store_load (m.store);
+  summary = sessions_summary (&m);
+  g_assert_cmpstr (summary, ==, "b=10800000 c=7200000 d=7200000");
   models_clear (&m);
   remove_tree (dir);
 }
@@ -847,6 +921,40 @@ test_crc32c_any_length (void)
 }
 
 /* CRC-32C's check value, and records that are recognized as damaged. */
+
+/* The CRC-32C of every length and alignment up to a few words, and of a
+ * text in two pieces, equals the bit-by-bit definition. */
+static guint32
+crc32c_bitwise (const guint8 *p, gsize length)
+{
+  guint32 crc = 0xffffffffu;
+
+  for (gsize i = 0; i < length; i++)
+    {
+      crc ^= p[i];
+      for (int k = 0; k < 8; k++)
+        crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+    }
+  return ~crc;
+}
+
+static void
+assert_crc32c_bitwise (void)
+{
+  guint8 data[80];
+
+  for (gsize i = 0; i < sizeof data; i++)
+    data[i] = (guint8) (i * 151 + 7);
+  for (gsize start = 0; start < 8; start++)
+    for (gsize length = 0; start + length <= sizeof data; length++)
+      g_assert_cmphex (sm_store_crc32c (0, data + start, length), ==,
+                       crc32c_bitwise (data + start, length));
+  for (gsize cut = 0; cut <= sizeof data; cut++)
+    g_assert_cmphex (
+        sm_store_crc32c (sm_store_crc32c (0, data, cut), data + cut, sizeof data - cut), ==,
+        crc32c_bitwise (data, sizeof data));
+}
+
 static void
 test_record_framing (void)
 {
@@ -869,6 +977,7 @@ test_record_framing (void)
 
   g_assert_cmphex (sm_store_crc32c (0, "123456789", 9), ==, 0xE3069283);
   g_assert_cmphex (sm_store_crc32c (0, "", 0), ==, 0);
+  assert_crc32c_bitwise ();
 
   g_string_append (out, "{\"a\":1}");
   sm_store_frame_record (out, strlen ("prefix"));
@@ -1104,6 +1213,8 @@ test_short_write_truncated (void)
   g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limit), ==, 0);
   g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING, "*Cannot write to the journal*");
   register_session (&m, "b", NOW + 2 * HOUR);
+  /* The daemon's own change: written at the end of the iteration. */
+  sm_store_commit (m.store);
   g_test_assert_expected_messages ();
   g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
   g_assert_cmpint (g_stat (journal, &after), ==, 0);
@@ -1111,6 +1222,7 @@ test_short_write_truncated (void)
 
   g_test_expect_message ("sm-store", G_LOG_LEVEL_MESSAGE, "*works again*");
   register_session (&m, "c", NOW + 3 * HOUR);
+  sm_store_commit (m.store);
   g_test_assert_expected_messages ();
   sm_store_wait (m.store);
   sm_store_commit (m.store);
@@ -1271,6 +1383,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/old-journal-after-snapshot", test_old_journal_after_snapshot);
   g_test_add_func ("/store/failed-compaction-merges-back", test_failed_compaction_merges_back);
   g_test_add_func ("/store/changes-during-compaction", test_changes_during_compaction);
+  g_test_add_func ("/store/daemon-records-held-back", test_daemon_records_held_back);
   g_test_add_func ("/store/bad-snapshots", test_bad_snapshots);
   g_test_add_func ("/store/snapshot-any-json", test_snapshot_any_json);
   g_test_add_func ("/store/invalid-entries-dropped", test_invalid_entries_are_dropped);

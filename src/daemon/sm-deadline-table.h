@@ -15,7 +15,7 @@ G_BEGIN_DECLS
  * each with a deadline in the scheduler and bytes in a budget, a cap on their
  * number, the signals "<kind>-registered" (item, replaced), "<kind>-expired"
  * (item) and "<kind>-unregistered" (item, reason), and SmStorable. A subclass
- * says what its entries hold, how they are checked, serialized and restored,
+ * says what its entries hold, how they are checked, written and restored,
  * and (for warnings before the expiry) when they are next due. */
 
 #define SM_TYPE_DEADLINE_TABLE (sm_deadline_table_get_type ())
@@ -54,10 +54,8 @@ struct _SmDeadlineTableClass
   guint expired_signal;
   guint unregistered_signal;
 
-  /* The item's a{sv} form (may be floating). */
-  GVariant *(*serialize) (SmDeadlineTableEntry *entry);
-  /* The same a{sv}, written with sm_vardict_writer_begin() ... _end(): a
-   * listing's reply. */
+  /* The item's a{sv}, written with sm_vardict_writer_begin() ... _end():
+   * a listing's reply, and each entry the store saves. */
   void (*write) (SmDeadlineTableEntry *entry, SmVardictWriter *writer);
   /* Takes back an entry saved by an earlier run (SmStorable). */
   gboolean (*restore) (SmDeadlineTable *self, GVariant *entry, GError **error);

@@ -46,12 +46,6 @@ sm_request_entry_free (SmDeadlineTableEntry *entry)
   g_free (entry);
 }
 
-static GVariant *
-sm_request_entry_serialize (SmDeadlineTableEntry *entry)
-{
-  return sm_request_to_variant (REQUEST (entry));
-}
-
 static void sm_request_entry_write (SmDeadlineTableEntry *entry, SmVardictWriter *writer);
 
 static gboolean
@@ -83,7 +77,6 @@ sm_requests_class_init (SmRequestsClass *klass)
 {
   SmDeadlineTableClass *table_class = SM_DEADLINE_TABLE_CLASS (klass);
 
-  table_class->serialize = sm_request_entry_serialize;
   table_class->write = sm_request_entry_write;
   table_class->restore = sm_requests_table_restore;
   table_class->free_entry = sm_request_entry_free;

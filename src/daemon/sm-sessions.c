@@ -44,12 +44,6 @@ sm_session_entry_free (SmDeadlineTableEntry *entry)
   g_free (entry);
 }
 
-static GVariant *
-sm_session_entry_serialize (SmDeadlineTableEntry *entry)
-{
-  return sm_session_to_variant (SESSION (entry));
-}
-
 static void sm_session_entry_write (SmDeadlineTableEntry *entry, SmVardictWriter *writer);
 
 static gboolean
@@ -118,7 +112,6 @@ sm_sessions_class_init (SmSessionsClass *klass)
 {
   SmDeadlineTableClass *table_class = SM_DEADLINE_TABLE_CLASS (klass);
 
-  table_class->serialize = sm_session_entry_serialize;
   table_class->write = sm_session_entry_write;
   table_class->restore = sm_sessions_table_restore;
   table_class->free_entry = sm_session_entry_free;

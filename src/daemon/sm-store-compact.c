@@ -114,6 +114,9 @@ append_journal (const char *dst, const char *src, GError **error)
 static gboolean
 rotate_journal (SmStore *self, GError **error)
 {
+  /* The records held back belong before the rotation (after it would do
+   * too: they are older states the snapshot captures anyway). */
+  sm_store_journal_flush (self);
   if (g_file_test (self->old_journal_path, G_FILE_TEST_EXISTS))
     {
       /* Left by a stop in mid-compaction: one old journal holds both. A
@@ -139,6 +142,8 @@ rotate_journal (SmStore *self, GError **error)
 static gboolean
 merge_back_journal (SmStore *self, GError **error)
 {
+  /* Else they would go to the file the rename below unlinks. */
+  sm_store_journal_flush (self);
   if (!append_journal (self->old_journal_path, self->journal_path, error))
     return FALSE;
   return sm_store_journal_rename (self, self->old_journal_path, self->journal_path, error);

@@ -124,11 +124,12 @@ sm_store_journal_cut_unsynced (SmStore *self)
   self->unsynced = TRUE;
 }
 
-/* One fdatasync(2) for every record written since the last one; a failure
- * is kept for the replies of the batch. */
+/* One fdatasync(2) for every record written since the last one (and those
+ * held back); a failure is kept for the replies of the batch. */
 void
 sm_store_journal_sync (SmStore *self)
 {
+  sm_store_journal_flush (self);
   if (!self->unsynced)
     return;
   self->unsynced = FALSE;
@@ -278,10 +279,10 @@ sm_store_journal_prepare (SmStore *self, gsize size, GError **error)
   return TRUE;
 }
 
-/* Appends one record; a short write is cut off at once (or before the next
+/* Appends records; a short write is cut off at once (or before the next
  * append, if that fails too). */
-gboolean
-sm_store_journal_append (SmStore *self, GString *line, GError **error)
+static gboolean
+append_now (SmStore *self, GString *line, GError **error)
 {
   if (!ensure_journal (self, error))
     return FALSE;
@@ -305,4 +306,48 @@ sm_store_journal_append (SmStore *self, GString *line, GError **error)
   self->journal_end += (gint64) line->len;
   self->unsynced = TRUE;
   return TRUE;
+}
+
+/* Holds back the record of a change the daemon made itself (an expiry, a
+ * warning sent): the records of one main-loop iteration are written
+ * together by sm_store_journal_flush(), with one write(2) instead of a
+ * write and an fstat each. Nobody waits for them; their signals are out
+ * already, and a record lost in a crash only has its change announced
+ * again. */
+void
+sm_store_journal_append_later (SmStore *self, GString *line)
+{
+  g_string_append_len (self->pending, line->str, (gssize) line->len);
+}
+
+/* Writes the records held back; FALSE (and the store "behind": the models
+ * are written whole once writing works again) when that failed. */
+gboolean
+sm_store_journal_flush (SmStore *self)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean ok;
+
+  if (self->pending->len == 0)
+    return TRUE;
+  ok = append_now (self, self->pending, &error);
+  g_string_truncate (self->pending, 0);
+  if (!ok)
+    {
+      if (!self->write_failed)
+        g_warning ("Cannot write to the journal: %s; a full snapshot is written once writing "
+                   "works again",
+                   error->message);
+      self->write_failed = TRUE;
+      self->behind = TRUE;
+    }
+  return ok;
+}
+
+/* Appends one record, after those held back. */
+gboolean
+sm_store_journal_append (SmStore *self, GString *line, GError **error)
+{
+  sm_store_journal_flush (self);
+  return append_now (self, line, error);
 }

@@ -83,6 +83,8 @@ struct _SmStore
   char *old_journal_path; /* (nullable) */
   GPtrArray *sections;    /* (owned) SmStoreSection */
   GString *line;          /* (owned) scratch for journal lines */
+  GString *pending;       /* (owned) records of the daemon's own changes, not written yet */
+  guint flush_id;         /* writes them at the next main-loop iteration */
   GByteArray *scratch;    /* (owned) scratch for serialized entries */
 
   int journal_fd;
@@ -163,6 +165,8 @@ void sm_store_journal_close (SmStore *self);
 gboolean sm_store_journal_rename (SmStore *self, const char *from, const char *to, GError **error);
 gboolean sm_store_journal_prepare (SmStore *self, gsize size, GError **error);
 gboolean sm_store_journal_append (SmStore *self, GString *line, GError **error);
+void sm_store_journal_append_later (SmStore *self, GString *line);
+gboolean sm_store_journal_flush (SmStore *self);
 void sm_store_journal_sync (SmStore *self);
 void sm_store_journal_cut_unsynced (SmStore *self);
 

@@ -11,12 +11,15 @@
 
 G_DEFINE_TYPE (SmStore, sm_store, G_TYPE_OBJECT)
 
+static void flush (SmStore *self);
+
 static void
 sm_store_finalize (GObject *object)
 {
   SmStore *self = SM_STORE (object);
 
   /* Replies still held are answered once their changes are synced. */
+  flush (self);
   sm_store_sync_commit (self);
   sm_store_compact_stop (self);
   g_clear_pointer (&self->sections, g_ptr_array_unref);
@@ -25,6 +28,7 @@ sm_store_finalize (GObject *object)
   g_clear_error (&self->write_error);
   g_clear_error (&self->sync_error);
   g_string_free (self->line, TRUE);
+  g_string_free (self->pending, TRUE);
   g_byte_array_unref (self->scratch);
   g_free (self->dir);
   g_free (self->path);
@@ -47,6 +51,7 @@ sm_store_init (SmStore *self)
 {
   self->sections = g_ptr_array_new_with_free_func ((GDestroyNotify) sm_store_section_free);
   self->line = g_string_sized_new (1024);
+  self->pending = g_string_sized_new (4096);
   self->scratch = g_byte_array_sized_new (1024);
   self->journal_fd = -1;
   self->compact_after = SM_JOURNAL_MIN_COMPACT_BYTES;
@@ -171,15 +176,17 @@ sm_store_complete_full (SmStore *self,
   sm_store_sync_hold (self, invocation, undo, data, destroy);
 }
 
-/* Syncs what was written and answers every reply held, before returning
- * (at finalization, and in tests). The daemon's commits run from a source
- * at default priority once per main-loop iteration, so that under load
- * they run between the method calls and cannot be starved. */
+/* Writes the records held back, syncs what was written and answers every
+ * reply held, before returning (at finalization, and in tests). The
+ * daemon's commits run from a source at default priority once per
+ * main-loop iteration, so that under load they run between the method
+ * calls and cannot be starved. */
 void
 sm_store_commit (SmStore *self)
 {
   g_return_if_fail (SM_IS_STORE (self));
 
+  flush (self);
   sm_store_sync_commit (self);
 }
 
@@ -203,40 +210,80 @@ format_record (SmStore *self, SmStoreSection *section, const char *disk_id, GVar
   sm_store_frame_record (line, 0);
 }
 
-/* Writes the record in self->line; the change path's outcome is kept for
- * the caller's reply (a refused change) or the next snapshot (behind). */
+/* Records were written: they are synced at the end of this main-loop
+ * iteration, and a file behind the models (a change could not be written)
+ * catches up with a snapshot of them. */
 static void
-write_record (SmStore *self)
+written (SmStore *self, gsize bytes)
 {
-  g_autoptr (GError) error = NULL;
-
-  if (!sm_store_journal_append (self, self->line, &error))
-    {
-      if (!self->write_failed)
-        g_warning ("Cannot write to the journal: %s; %s", error->message,
-                   self->in_change ? "the change is refused"
-                                   : "a full snapshot is written once writing works again");
-      self->write_failed = TRUE;
-      /* The model holds what the file does not: a snapshot catches up. */
-      self->behind = TRUE;
-      if (self->in_change && self->write_error == NULL)
-        self->write_error = g_steal_pointer (&error);
-      return;
-    }
   sm_store_sync_schedule (self);
   if (self->write_failed)
     g_message ("Writing to %s works again", self->journal_path);
   self->write_failed = FALSE;
 
-  sm_store_compact_note_append (self, self->line->len);
-  /* The file is behind the models (a change could not be written): a
-   * snapshot of them catches it up. */
+  if (bytes > 0)
+    sm_store_compact_note_append (self, bytes);
   if (self->behind && self->job == NULL)
     {
       sm_store_compact_start (self);
       if (self->job != NULL)
         self->behind = FALSE;
     }
+}
+
+/* Writes the records held back now. */
+static void
+flush (SmStore *self)
+{
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  if (self->pending->len > 0 && sm_store_journal_flush (self))
+    written (self, 0);
+}
+
+static gboolean
+on_flush (gpointer user_data)
+{
+  SmStore *self = user_data;
+
+  self->flush_id = 0;
+  flush (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Writes the record in self->line; the change path's outcome is kept for
+ * the caller's reply (a refused change). The records of the daemon's own
+ * changes wait for the next main-loop iteration, all in one write; a
+ * failure makes the store "behind" (see sm_store_journal_flush()). */
+static void
+write_record (SmStore *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!self->in_change)
+    {
+      sm_store_journal_append_later (self, self->line);
+      if (self->flush_id == 0)
+        {
+          self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, on_flush, self, NULL);
+          g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->flush_id),
+                                    "[sm-store] flush");
+        }
+      /* Counted now: a compaction may start (and write them) before. */
+      sm_store_compact_note_append (self, self->line->len);
+      return;
+    }
+  if (!sm_store_journal_append (self, self->line, &error))
+    {
+      if (!self->write_failed)
+        g_warning ("Cannot write to the journal: %s; the change is refused", error->message);
+      self->write_failed = TRUE;
+      /* The model holds what the file does not: a snapshot catches up. */
+      self->behind = TRUE;
+      if (self->write_error == NULL)
+        self->write_error = g_steal_pointer (&error);
+      return;
+    }
+  written (self, self->line->len);
 }
 
 /* Writes the entry's new state (or its removal) to the journal when the

@@ -33,8 +33,10 @@ G_BEGIN_DECLS
  * whose record cannot be written or synced is refused and taken back out of
  * memory by the caller's undo function (sm_store_complete_full()). Changes
  * the daemon makes itself (expiry, warnings sent, presence ticks) are never
- * refused: when one cannot be written the store is "behind" and writes a
- * whole snapshot as soon as writing works again. */
+ * refused: their records are written together at the next main-loop
+ * iteration (a burst of expiries costs one write(2) per iteration, not one
+ * per expiry), and when they cannot be written the store is "behind" and
+ * writes a whole snapshot as soon as writing works again. */
 
 #define SM_STORE_VERSION 1
 
