@@ -86,7 +86,8 @@ on_notify_done (GObject *source G_GNUC_UNUSED, GAsyncResult *result, gpointer us
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   self = post->self;
-  if (post->is_new)
+  /* Counted only while its server lasts: unpost_all() starts again. */
+  if (post->is_new && self->new_in_flight > 0)
     self->new_in_flight--;
   if (reply != NULL)
     g_variant_get (reply, "(u)", &id);
