@@ -194,14 +194,17 @@ class HungServerTest(smtest.DaemonTestCase):
 
     def test_next_server_gets_what_waited(self):
         # More than the daemon sends a hung server: some wait in the daemon.
+        # A Notify it has not answered may still come up, and the close of
+        # one withdrawn on its way can only follow its answer: no more than
+        # three places on screen, so no more than three go out.
         for i in range(MAX_NOTIFIES + 4):
             self.register_request(f'r{i}', now_ms() + 3600 * 1000 + i)
             if i >= 3:
                 self.call('UnregisterSigningRequest', 'ss', f'r{i - 3}', 'accepted')
-        self.wait_for(lambda: self.counts()[0] >= MAX_NOTIFIES, 10,
+        self.wait_for(lambda: self.counts()[0] >= 3, 10,
                       f'the server got {self.counts()} calls')
         self.pump(0.5)
-        self.assertEqual(self.counts()[0], MAX_NOTIFIES)
+        self.assertEqual(self.counts()[0], 3)
         self.stop_server()
 
         # A working server: the three live requests are shown by it.

@@ -37,13 +37,16 @@ struct _SmNotifier
   GHashTable *missed; /* (owned) session ids the missed notice covers */
   gboolean said_show_failed;
   guint layout_id;
+  guint summary_id;         /* the summary's counts wait for their turn */
+  gint64 summary_posted_us; /* monotonic time of its last Notify */
 
   /* What cannot be sent now (a Notify of the item in flight, or as many in
    * flight as the server may hold) waits in the items, coalesced, never
    * queued: held says the next answer lays out again. */
-  guint serial;   /* of the last Notify sent */
-  gboolean held;  /* a post waits for a call to be answered */
-  guint retry_id; /* a Notify failed: laid out again later */
+  guint serial;        /* of the last Notify sent */
+  guint new_in_flight; /* Notify calls without an id to replace, unanswered */
+  gboolean held;       /* a post waits for a call to be answered */
+  guint retry_id;      /* a Notify failed: laid out again later */
 };
 
 /* sm-notifier-layout.c */

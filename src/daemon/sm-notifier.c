@@ -263,6 +263,7 @@ sm_notifier_dispose (GObject *object)
   g_clear_object (&self->server);
   g_clear_handle_id (&self->layout_id, g_source_remove);
   g_clear_handle_id (&self->retry_id, g_source_remove);
+  g_clear_handle_id (&self->summary_id, g_source_remove);
 
   G_OBJECT_CLASS (sm_notifier_parent_class)->dispose (object);
 }
