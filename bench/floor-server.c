@@ -20,6 +20,9 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define OBJECT_PATH "/org/musig2/SessionMonitor1"
 #define IFACE "org.musig2.SessionMonitor1"
@@ -263,6 +266,12 @@ main (int argc, char **argv)
     { "timers", 0, 0, G_OPTION_ARG_NONE, &timers, "Fire the registered deadlines", NULL },
     G_OPTION_ENTRY_NULL,
   };
+
+#ifdef __GLIBC__
+  /* As the daemon (src/daemon/main.c): large buffers in mappings of their
+   * own, so that the RSS figures of the two compare. */
+  mallopt (M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 
   context = g_option_context_new (NULL);
   g_option_context_add_main_entries (context, entries, NULL);
