@@ -400,9 +400,10 @@ sm_deadline_table_to_variant (SmDeadlineTable *self)
 }
 
 /* The store's copy of one entry (a journal record, a snapshot's line),
- * written as a listing writes it: the same bytes as the class's
- * serialize() without building and walking a tree, which cost a third of
- * a registration's time on the main thread. */
+ * written as a listing writes it: the same bytes as the entry's
+ * g_variant_new_*() tree (sm_session_to_variant(), sm_request_to_variant())
+ * without building and walking one, which cost a third of a
+ * registration's time on the main thread. */
 static GVariant *
 sm_deadline_table_serialize (SmStorable *storable, const char *id)
 {
