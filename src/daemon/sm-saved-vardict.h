@@ -40,5 +40,6 @@ gboolean sm_saved_vardict_iter_next (SmSavedVardictIter *iter,
                                      gboolean *bad);
 gsize sm_saved_vardict_offset_size (gsize size);
 gboolean sm_saved_vardict_is_basic (const char *type, gsize length);
+gboolean sm_saved_vardict_is_normal (const guchar *data, gsize size);
 
 G_END_DECLS
