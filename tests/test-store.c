@@ -885,6 +885,43 @@ test_load_many (void)
   models_clear (&m);
 }
 
+/* The store's own base64 decoder gives what g_base64_decode() gives: on
+ * what the store writes (every length, so every padding) and on text it
+ * never writes (GLib's then). */
+static void
+test_binary_decode_same_as_glib (void)
+{
+  static const char *const odd[] = {
+    "",     "QQ",         "QQ=",       "QQ==", "Q===", "QUJD",   "QUJ=",    "QU==",     "=QUJ",
+    "QU=J", "QUJD\nREVG", "QUJD REVG", "QU*D", "****", "QUJDRA", "QUJDRA=", "QUJDRA==", "QUJDRA===",
+  };
+  guchar data[70];
+
+  for (gsize i = 0; i < sizeof data; i++)
+    data[i] = (guchar) (i * 97 + 13);
+  for (gsize length = 0; length <= sizeof data; length++)
+    {
+      g_autofree char *encoded = g_base64_encode (data, length);
+      g_autofree char *text = g_strconcat (SM_BINARY_PREFIX, encoded, NULL);
+      gsize n = G_MAXSIZE;
+      gboolean normal;
+      g_autofree guchar *back = sm_store_binary_decode (text, &n, &normal);
+
+      g_assert_cmpmem (back, n, data, length);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (odd); i++)
+    {
+      g_autofree char *text = g_strconcat (SM_BINARY_PREFIX, odd[i], NULL);
+      gsize n = G_MAXSIZE, glib_n = G_MAXSIZE;
+      gboolean normal;
+      g_autofree guchar *back = sm_store_binary_decode (text, &n, &normal);
+      g_autofree guchar *glib = g_base64_decode (odd[i], &glib_n);
+
+      g_test_message ("%s", odd[i]);
+      g_assert_cmpmem (back, n, glib, glib_n);
+    }
+}
+
 /* CRC-32C bit by bit, as its definition reads. */
 static guint32
 crc32c_reference (guint32 crc, const guint8 *p, gsize length)
@@ -1354,6 +1391,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/invalid-entries-dropped", test_invalid_entries_are_dropped);
   g_test_add_func ("/store/load-many", test_load_many);
   g_test_add_func ("/store/crc32c-any-length", test_crc32c_any_length);
+  g_test_add_func ("/store/binary-decode-same-as-glib", test_binary_decode_same_as_glib);
   g_test_add_func ("/store/record-framing", test_record_framing);
   g_test_add_func ("/store/journal-damage-in-the-middle", test_journal_damage_in_the_middle);
   g_test_add_func ("/store/journal-any-json", test_journal_any_json);

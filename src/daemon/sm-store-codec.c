@@ -5,6 +5,8 @@
 #include "sm-store.h"
 #include "sm-store-codec.h"
 
+#include "sm-saved-vardict.h"
+
 #include <string.h>
 
 /* SM_BINARY_PREFIX (sm-store-codec.h): exact for every type (a 'u' stays
@@ -262,18 +264,101 @@ check_text (const char *text, GError **error)
   return TRUE;
 }
 
+/* The value of each base64 character, 0xff for anything else. */
+static const guint8 base64_values[256] = {
+  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3e, 0xff, 0xff, 0xff, 0x3f,
+  0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+  0xff, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+  0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0xff, 0xff, 0xff, 0xff, 0xff,
+  0xff, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,
+  0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33, 0xff, 0xff, 0xff, 0xff, 0xff,
+  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+};
+
+/* g_base64_decode() of the text the store writes: whole groups of four
+ * characters of the alphabet, '=' padding only at the end. Four characters
+ * at a time, without GLib's state machine, which took a sixth of loading
+ * 10 000 sessions; any other text is GLib's to decode, as before. */
+static guchar *
+base64_decode (const char *text, gsize *length)
+{
+  gsize n = strlen (text), pad = 0, out = 0;
+  guint8 v[4];
+  guchar *data;
+
+  if (n % 4 != 0)
+    return g_base64_decode (text, length);
+  while (pad < 2 && n > pad && text[n - 1 - pad] == '=')
+    pad++;
+  data = g_malloc (n / 4 * 3 + 1);
+  for (gsize i = 0; i < n; i += 4)
+    {
+      gboolean last = i + 4 == n;
+
+      for (guint k = 0; k < 4; k++)
+        if ((v[k] = base64_values[(guchar) text[i + k]]) == 0xff && !(last && k >= 4 - pad))
+          {
+            g_free (data);
+            return g_base64_decode (text, length);
+          }
+      data[out++] = (guchar) (v[0] << 2 | v[1] >> 4);
+      if (!last || pad < 2)
+        data[out++] = (guchar) (v[1] << 4 | v[2] >> 2);
+      if (!last || pad < 1)
+        data[out++] = (guchar) (v[2] << 6 | v[3]);
+    }
+  *length = out;
+  return data;
+}
+
+/* The bytes of an entry in the binary form ("base64:..."), and whether
+ * they are known to be in normal form: the part of decoding that makes no
+ * GVariant, which a loading thread does beside one that does. */
+guchar *
+sm_store_binary_decode (const char *text, gsize *length, gboolean *normal)
+{
+  guchar *data;
+
+  g_return_val_if_fail (g_str_has_prefix (text, SM_BINARY_PREFIX), NULL);
+
+  data = base64_decode (text + strlen (SM_BINARY_PREFIX), length);
+  *normal = sm_saved_vardict_is_normal (data, *length);
+  return data;
+}
+
+/* The entry of sm_store_binary_decode()'s bytes (taken). */
+GVariant *
+sm_store_entry_from_binary (guchar *data, gsize length, gboolean normal)
+{
+  g_autoptr (GBytes) bytes = g_bytes_new_take (data, length);
+  g_autoptr (GVariant) value = g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, bytes, normal);
+
+  /* Untrusted bytes: the normal form is safe to walk whatever they hold.
+   * GLib's check of it takes a global lock for every container it meets
+   * (a quarter of loading 10 000 sessions): bytes known to be normal are
+   * taken as they are. */
+  return normal ? g_steal_pointer (&value) : g_variant_get_normal_form (value);
+}
+
 GVariant *
 sm_store_entry_from_text (const char *text, GError **error)
 {
   if (g_str_has_prefix (text, SM_BINARY_PREFIX))
     {
       gsize length = 0;
-      guchar *data = g_base64_decode (text + strlen (SM_BINARY_PREFIX), &length);
-      g_autoptr (GBytes) bytes = g_bytes_new_take (data, length);
-      g_autoptr (GVariant) value = g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, bytes, FALSE);
+      gboolean normal;
+      guchar *data = sm_store_binary_decode (text, &length, &normal);
 
-      /* Untrusted bytes: the normal form is safe to walk whatever they hold. */
-      return g_variant_get_normal_form (value);
+      return sm_store_entry_from_binary (data, length, normal);
     }
   if (!sm_store_check_nesting (text, strlen (text), SM_VARIANT_MAX_DEPTH, error)
       || !check_text (text, error))

@@ -23,6 +23,8 @@ G_BEGIN_DECLS
 gboolean sm_store_check_nesting (const char *data, gsize length, guint max_depth, GError **error);
 void sm_store_append_entry (GString *out, GVariant *entry, GByteArray *scratch);
 void sm_store_append_json_string (GString *out, const char *text);
+guchar *sm_store_binary_decode (const char *text, gsize *length, gboolean *normal);
+GVariant *sm_store_entry_from_binary (guchar *data, gsize length, gboolean normal);
 
 /* A journal record is one line: "<crc32c, 8 hex digits> <length> <json>\n",
  * the CRC-32C (Castagnoli) and the decimal length both of the JSON text, so
