@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 
-/* sm_options_parse_saved() reads a saved entry's framing itself: it must
- * accept, refuse and hand out exactly what sm_options_parse() does. */
+/* sm_options_parse_saved() and sm_options_read_saved() read a saved
+ * entry's framing themselves: they must accept, refuse and hand out
+ * exactly what sm_options_parse() does. */
 
 #include "sm-error.h"
 #include "sm-options.h"
@@ -17,6 +18,25 @@ refuse_bad (const char *key, GVariant *value, GError **error)
   return FALSE;
 }
 
+static gboolean
+refuse_bad_view (const char *key, const SmSavedVardictEntry *value, GError **error)
+{
+  if (strcmp ((const char *) value->value, "bad") != 0)
+    return TRUE;
+  g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS, "options: \"%s\" is bad", key);
+  return FALSE;
+}
+
+/* A check with no view form: sm_options_read_saved() makes a GVariant. */
+static gboolean
+refuse_long (const char *key, GVariant *value, GError **error)
+{
+  if (g_variant_n_children (value) <= 4)
+    return TRUE;
+  g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS, "options: \"%s\" is too long", key);
+  return FALSE;
+}
+
 enum
 {
   KEY_TEXT,
@@ -28,15 +48,47 @@ enum
 };
 
 static const SmOptionSpec specs[N_KEYS] = {
-  [KEY_TEXT] = { "text", G_VARIANT_TYPE_STRING, refuse_bad },
-  [KEY_NUMBER] = { "number", G_VARIANT_TYPE_INT64, NULL },
-  [KEY_COUNT] = { "count", G_VARIANT_TYPE_UINT32, NULL },
-  [KEY_LIST] = { "list", (const GVariantType *) "ax", NULL },
-  [KEY_DICT] = { "dict", G_VARIANT_TYPE_VARDICT, NULL },
+  [KEY_TEXT] = { "text", G_VARIANT_TYPE_STRING, refuse_bad, refuse_bad_view },
+  [KEY_NUMBER] = { "number", G_VARIANT_TYPE_INT64, NULL, NULL },
+  [KEY_COUNT] = { "count", G_VARIANT_TYPE_UINT32, NULL, NULL },
+  [KEY_LIST] = { "list", (const GVariantType *) "ax", refuse_long, NULL },
+  [KEY_DICT] = { "dict", G_VARIANT_TYPE_VARDICT, NULL, NULL },
 };
 
+/* sm_options_read_saved() on @saved (normal form): the same verdict and
+ * error as sm_options_parse(), and views of the same values. */
+static void
+check_same_views (GVariant *saved, gboolean ok, const GError *error, GVariant **values)
+{
+  g_autoptr (GError) view_error = NULL;
+  SmSavedVardictEntry views[N_KEYS];
+
+  g_assert_cmpint (sm_options_read_saved (specs, N_KEYS, saved, views, &view_error), ==, ok);
+  if (!ok)
+    {
+      g_assert_error (view_error, SM_ERROR, SM_ERROR_INVALID_ARGS);
+      g_assert_cmpstr (error->message, ==, view_error->message);
+      return;
+    }
+  g_assert_no_error (view_error);
+  for (guint i = 0; i < N_KEYS; i++)
+    {
+      const char *type;
+
+      g_assert_true ((values[i] == NULL) == (views[i].key == NULL));
+      if (values[i] == NULL)
+        continue;
+      type = g_variant_get_type_string (values[i]);
+      g_assert_cmpstr (views[i].key, ==, specs[i].key);
+      g_assert_cmpmem (views[i].type, views[i].type_length, type, strlen (type));
+      g_assert_cmpmem (views[i].value, views[i].value_size, g_variant_get_data (values[i]),
+                       g_variant_get_size (values[i]));
+    }
+}
+
 /* Both parsers on @options (the saved one on a serialized copy, as the
- * store reads it back): the same verdict, error and values. */
+ * store reads it back): the same verdict, error and values; and the
+ * reader of views on its normal form. */
 static gboolean
 check_same (GVariant *options)
 {
@@ -50,6 +102,11 @@ check_same (GVariant *options)
   ok = sm_options_parse (specs, N_KEYS, options, values, &error);
   saved_ok = sm_options_parse_saved (specs, N_KEYS, saved, saved_values, &saved_error);
   g_assert_cmpint (ok, ==, saved_ok);
+  {
+    g_autoptr (GVariant) normal = g_variant_get_normal_form (saved);
+
+    check_same_views (normal, ok, error, values);
+  }
   if (!ok)
     {
       g_assert_error (saved_error, SM_ERROR, SM_ERROR_INVALID_ARGS);
@@ -98,6 +155,8 @@ test_same_verdicts (void)
     "{'other': <@mv nothing>, 'text': <'x'>}",
     "{'dict': <{'a': <'b'>, 'm': <@ms nothing>}>}",
     "{'dict': <{'a': <'b'>, 'e': <()>}>}",
+    "{'list': <@ax [1, 2, 3, 4, 5]>}",
+    "{'other': <{'a': <{'b': <()>}>}>}",
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -59,10 +59,9 @@ sm_check_id (const char *arg_name, const char *value, GError **error)
 
 /* For string options shown to people or handed back to apps: not empty, no
  * control characters, and short enough not to be a memory sink. */
-gboolean
-sm_check_text_option (const char *key, GVariant *value, GError **error)
+static gboolean
+check_text_option (const char *key, const char *text, GError **error)
 {
-  const char *text = g_variant_get_string (value, NULL);
   g_autofree char *arg_name = NULL;
 
   /* The argument's name is made only for the error (restoring checks
@@ -71,6 +70,19 @@ sm_check_text_option (const char *key, GVariant *value, GError **error)
     return TRUE;
   arg_name = g_strdup_printf ("options: \"%s\"", key);
   return sm_check_text (arg_name, text, 1, SM_TEXT_OPTION_MAX_BYTES, error);
+}
+
+gboolean
+sm_check_text_option (const char *key, GVariant *value, GError **error)
+{
+  return check_text_option (key, g_variant_get_string (value, NULL), error);
+}
+
+/* The same on a saved string read in place (normal form: terminated). */
+gboolean
+sm_check_text_option_view (const char *key, const SmSavedVardictEntry *value, GError **error)
+{
+  return check_text_option (key, (const char *) value->value, error);
 }
 
 /* For text a wallet relays from its peer (a nickname, an amount, a

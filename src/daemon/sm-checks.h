@@ -2,6 +2,8 @@
 
 #pragma once
 
+#include "sm-saved-vardict.h"
+
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -22,6 +24,9 @@ gboolean sm_check_text (const char *arg_name,
                         gsize max_bytes,
                         GError **error);
 gboolean sm_check_text_option (const char *key, GVariant *value, GError **error);
+gboolean sm_check_text_option_view (const char *key,
+                                    const SmSavedVardictEntry *value,
+                                    GError **error);
 gboolean sm_check_peer_text_option (const char *key, GVariant *value, GError **error);
 gboolean sm_check_id (const char *arg_name, const char *value, GError **error);
 gboolean sm_check_expires_at (const char *arg_name,

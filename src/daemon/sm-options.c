@@ -18,21 +18,27 @@ static gboolean check_nesting (GVariant *value, guint depth, guint variants, GEr
  * holds nothing D-Bus cannot carry. FALSE when it holds anything else or
  * that is too deep: check_nesting() then decides, with its error. */
 static gboolean
-saved_basic_vardict (GVariant *value, guint depth, guint variants)
+saved_basic_vardict_bytes (const guchar *data, gsize size, guint depth, guint variants)
 {
   SmSavedVardictIter iter;
   SmSavedVardictEntry entry;
   gboolean bad = FALSE;
 
   if (depth + 3 > SM_OPTIONS_MAX_DEPTH || variants + 1 > SM_OPTIONS_MAX_VARIANT_DEPTH
-      || !g_variant_is_of_type (value, G_VARIANT_TYPE_VARDICT)
-      || !sm_saved_vardict_iter_init (&iter, g_variant_get_data (value),
-                                      g_variant_get_size (value)))
+      || !sm_saved_vardict_iter_init (&iter, data, size))
     return FALSE;
   while (sm_saved_vardict_iter_next (&iter, &entry, &bad))
     if (!sm_saved_vardict_is_basic (entry.type, entry.type_length))
       return FALSE;
   return !bad;
+}
+
+static gboolean
+saved_basic_vardict (GVariant *value, guint depth, guint variants)
+{
+  return g_variant_is_of_type (value, G_VARIANT_TYPE_VARDICT)
+         && saved_basic_vardict_bytes (g_variant_get_data (value), g_variant_get_size (value),
+                                       depth, variants);
 }
 
 /* Checks one entry of an options dict and hands its value out in @values
@@ -150,6 +156,103 @@ sm_options_parse_saved (const SmOptionSpec *specs,
       /* Normal form cannot get here: read it the long way. */
       sm_options_clear (values, n_specs);
       return sm_options_parse (specs, n_specs, options, values, error);
+    }
+  return TRUE;
+}
+
+static gboolean check_type_depth (const char *type, gsize length, guint depth, GError **error);
+
+/* take_value()'s nesting check of @entry, a value of the saved dict @dict:
+ * on its bytes where its type or its bytes say it all. */
+static gboolean
+check_view_nesting (GVariant *dict, const SmSavedVardictEntry *entry, GError **error)
+{
+  const char *type = entry->type;
+  gsize length = entry->type_length;
+  g_autoptr (GVariant) value = NULL;
+
+  if (memchr (type, 'v', length) == NULL && memchr (type, 'm', length) == NULL
+      && g_strstr_len (type, (gssize) length, "()") == NULL)
+    return check_type_depth (type, length, 3, error);
+  if (length == 5 && memcmp (type, "a{sv}", 5) == 0
+      && saved_basic_vardict_bytes (entry->value, entry->value_size, 3, 1))
+    return TRUE;
+  value = saved_value (dict, entry);
+  return check_nesting (value, 3, 1, error);
+}
+
+/* take_value() on a view: the same checks, the same errors. */
+static gboolean
+take_view (const SmOptionSpec *specs,
+           gsize n_specs,
+           GVariant *dict,
+           const SmSavedVardictEntry *entry,
+           SmSavedVardictEntry *values,
+           GError **error)
+{
+  const char *type;
+  gsize i = 0;
+
+  if (!check_view_nesting (dict, entry, error))
+    return FALSE;
+  while (i < n_specs && strcmp (specs[i].key, entry->key) != 0)
+    i++;
+  if (i == n_specs || values[i].key != NULL)
+    return TRUE;
+  values[i] = *entry;
+  type = g_variant_type_peek_string (specs[i].type);
+  if (g_variant_type_get_string_length (specs[i].type) != entry->type_length
+      || memcmp (type, entry->type, entry->type_length) != 0)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "options: \"%s\" must be of type '%s', not '%.*s'", entry->key, type,
+                   (int) entry->type_length, entry->type);
+      return FALSE;
+    }
+  if (specs[i].check_view != NULL)
+    return specs[i].check_view (entry->key, entry, error);
+  if (specs[i].check != NULL)
+    {
+      g_autoptr (GVariant) value = saved_value (dict, entry);
+
+      return specs[i].check (entry->key, value, error);
+    }
+  return TRUE;
+}
+
+/* sm_options_parse_saved() without a GVariant per value, for a dict in
+ * normal form: each known key's value as a view of @options' bytes
+ * (@values[i].key NULL when absent), checked as that function checks it.
+ * Values are made, read and dropped at once when restoring: made as
+ * GVariants they were most of restoring a session. */
+gboolean
+sm_options_read_saved (const SmOptionSpec *specs,
+                       gsize n_specs,
+                       GVariant *options,
+                       SmSavedVardictEntry *values,
+                       GError **error)
+{
+  SmSavedVardictIter iter;
+  SmSavedVardictEntry entry;
+  gboolean bad = FALSE;
+
+  g_return_val_if_fail (g_variant_is_of_type (options, G_VARIANT_TYPE_VARDICT), FALSE);
+  g_return_val_if_fail (g_variant_is_normal_form (options), FALSE);
+
+  memset (values, 0, n_specs * sizeof *values);
+  if (!check_size (options, error))
+    return FALSE;
+  if (!sm_saved_vardict_iter_init (&iter, g_variant_get_data (options),
+                                   g_variant_get_size (options)))
+    bad = TRUE;
+  while (!bad && sm_saved_vardict_iter_next (&iter, &entry, &bad))
+    if (!take_view (specs, n_specs, options, &entry, values, error))
+      return FALSE;
+  /* The framing of a dict in normal form always reads. */
+  if (bad)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS, "options: cannot be read");
+      return FALSE;
     }
   return TRUE;
 }

@@ -2,6 +2,8 @@
 
 #pragma once
 
+#include "sm-saved-vardict.h"
+
 #include <gio/gio.h>
 
 G_BEGIN_DECLS
@@ -22,12 +24,19 @@ G_BEGIN_DECLS
 #define SM_OPTIONS_MAX_DEPTH 62
 
 typedef gboolean (*SmOptionCheck) (const char *key, GVariant *value, GError **error);
+/* The same check on a value read in place (sm_options_read_saved()). */
+typedef gboolean (*SmOptionViewCheck) (const char *key,
+                                       const SmSavedVardictEntry *value,
+                                       GError **error);
 
 typedef struct
 {
   const char *key;
   const GVariantType *type;
   SmOptionCheck check; /* may be NULL */
+  /* (nullable) check on a view; NULL with a check: a GVariant is made
+   * for it */
+  SmOptionViewCheck check_view;
 } SmOptionSpec;
 
 gboolean sm_options_parse (const SmOptionSpec *specs,
@@ -40,6 +49,11 @@ gboolean sm_options_parse_saved (const SmOptionSpec *specs,
                                  GVariant *options,
                                  GVariant **values,
                                  GError **error);
+gboolean sm_options_read_saved (const SmOptionSpec *specs,
+                                gsize n_specs,
+                                GVariant *options,
+                                SmSavedVardictEntry *values,
+                                GError **error);
 void sm_options_clear (GVariant **values, gsize n_values);
 gboolean sm_options_check_limits (GVariant *options, GError **error);
 gboolean sm_options_validate (const SmOptionSpec *specs,

@@ -44,9 +44,9 @@ G_DEFINE_TYPE_WITH_CODE (SmPresence,
                          G_IMPLEMENT_INTERFACE (SM_TYPE_STORABLE, sm_presence_storable_init))
 
 static const SmOptionSpec presence_options[] = {
-  { "nickname", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  { "avatar", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  { "peer-id", G_VARIANT_TYPE_STRING, sm_check_text_option },
+  { "nickname", G_VARIANT_TYPE_STRING, sm_check_text_option, NULL },
+  { "avatar", G_VARIANT_TYPE_STRING, sm_check_text_option, NULL },
+  { "peer-id", G_VARIANT_TYPE_STRING, sm_check_text_option, NULL },
 };
 
 static void

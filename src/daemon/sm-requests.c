@@ -121,16 +121,16 @@ enum
 };
 
 static const SmOptionSpec request_options[N_RESTORE_OPTIONS] = {
-  [OPT_FROM_NICKNAME] = { "from-nickname", G_VARIANT_TYPE_STRING, sm_check_peer_text_option },
-  [OPT_AMOUNT] = { "amount", G_VARIANT_TYPE_STRING, sm_check_peer_text_option },
-  [OPT_PURPOSE] = { "purpose", G_VARIANT_TYPE_STRING, sm_check_peer_text_option },
-  [OPT_APP_ID] = { "app-id", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  [OPT_URL] = { "url", G_VARIANT_TYPE_STRING, sm_check_text_option },
-  [OPT_REQUEST_ID] = { "request-id", G_VARIANT_TYPE_STRING, NULL },
-  [OPT_SESSION_ID] = { "session-id", G_VARIANT_TYPE_STRING, NULL },
-  [OPT_FROM_PEER_ID] = { "from-peer-id", G_VARIANT_TYPE_STRING, NULL },
-  [OPT_EXPIRES_AT] = { "expires-at", G_VARIANT_TYPE_INT64, NULL },
-  [OPT_REGISTERED_AT] = { "registered-at", G_VARIANT_TYPE_INT64, NULL },
+  [OPT_FROM_NICKNAME] = { "from-nickname", G_VARIANT_TYPE_STRING, sm_check_peer_text_option, NULL },
+  [OPT_AMOUNT] = { "amount", G_VARIANT_TYPE_STRING, sm_check_peer_text_option, NULL },
+  [OPT_PURPOSE] = { "purpose", G_VARIANT_TYPE_STRING, sm_check_peer_text_option, NULL },
+  [OPT_APP_ID] = { "app-id", G_VARIANT_TYPE_STRING, sm_check_text_option, NULL },
+  [OPT_URL] = { "url", G_VARIANT_TYPE_STRING, sm_check_text_option, NULL },
+  [OPT_REQUEST_ID] = { "request-id", G_VARIANT_TYPE_STRING, NULL, NULL },
+  [OPT_SESSION_ID] = { "session-id", G_VARIANT_TYPE_STRING, NULL, NULL },
+  [OPT_FROM_PEER_ID] = { "from-peer-id", G_VARIANT_TYPE_STRING, NULL, NULL },
+  [OPT_EXPIRES_AT] = { "expires-at", G_VARIANT_TYPE_INT64, NULL, NULL },
+  [OPT_REGISTERED_AT] = { "registered-at", G_VARIANT_TYPE_INT64, NULL, NULL },
 };
 
 static char *

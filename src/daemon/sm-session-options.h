@@ -28,5 +28,6 @@ enum
 extern const SmOptionSpec sm_session_options[SM_SESSION_N_RESTORE_OPTIONS];
 
 void sm_session_apply_options (SmSession *session, GVariant **values);
+void sm_session_apply_saved (SmSession *session, const SmSavedVardictEntry *values);
 
 G_END_DECLS

@@ -40,18 +40,20 @@ marshalled_size (GVariant *value)
 }
 
 static const SmOptionSpec specs[] = {
-  { "session-type", G_VARIANT_TYPE_STRING, NULL },
-  { "warn-thresholds", (const GVariantType *) "ax", NULL },
-  { "metadata", G_VARIANT_TYPE_VARDICT, NULL },
-  { "url", G_VARIANT_TYPE_STRING, NULL },
+  { "session-type", G_VARIANT_TYPE_STRING, NULL, NULL },
+  { "warn-thresholds", (const GVariantType *) "ax", NULL, NULL },
+  { "metadata", G_VARIANT_TYPE_VARDICT, NULL, NULL },
+  { "url", G_VARIANT_TYPE_STRING, NULL, NULL },
 };
 
-/* sm_options_parse_saved() reads the framing itself: the same verdict,
- * error and values as sm_options_parse() on the same dict. */
+/* sm_options_parse_saved() and sm_options_read_saved() read the framing
+ * themselves: the same verdict, error and values as sm_options_parse() on
+ * the same dict. */
 static void
 check_saved_parser (GVariant *options)
 {
   GVariant *values[G_N_ELEMENTS (specs)], *saved[G_N_ELEMENTS (specs)];
+  SmSavedVardictEntry views[G_N_ELEMENTS (specs)];
   g_autoptr (GError) error = NULL, saved_error = NULL;
   gboolean ok = sm_options_parse (specs, G_N_ELEMENTS (specs), options, values, &error);
 
@@ -59,13 +61,27 @@ check_saved_parser (GVariant *options)
       ok, ==, sm_options_parse_saved (specs, G_N_ELEMENTS (specs), options, saved, &saved_error));
   if (!ok)
     {
+      g_autoptr (GError) view_error = NULL;
+
       g_assert_cmpstr (error->message, ==, saved_error->message);
+      g_assert_false (
+          sm_options_read_saved (specs, G_N_ELEMENTS (specs), options, views, &view_error));
+      g_assert_cmpstr (error->message, ==, view_error->message);
       return;
     }
   for (gsize i = 0; i < G_N_ELEMENTS (specs); i++)
     g_assert_true (
         values[i] == saved[i]
         || (values[i] != NULL && saved[i] != NULL && g_variant_equal (values[i], saved[i])));
+  /* Read in place: views of the same bytes. */
+  g_assert_true (sm_options_read_saved (specs, G_N_ELEMENTS (specs), options, views, NULL));
+  for (gsize i = 0; i < G_N_ELEMENTS (specs); i++)
+    {
+      g_assert_true ((values[i] == NULL) == (views[i].key == NULL));
+      if (values[i] != NULL)
+        g_assert_cmpmem (views[i].value, views[i].value_size, g_variant_get_data (values[i]),
+                         g_variant_get_size (values[i]));
+    }
   sm_options_clear (values, G_N_ELEMENTS (specs));
   sm_options_clear (saved, G_N_ELEMENTS (specs));
 }
