@@ -261,6 +261,26 @@ sm_deadline_table_check_budget (SmDeadlineTable *self,
   return FALSE;
 }
 
+/* Finishes restoring @entry from the class's prepare(): the checks that
+ * read the table (room, budget), then in it goes; else it is freed. */
+gboolean
+sm_deadline_table_restore_prepared (SmDeadlineTable *self,
+                                    SmDeadlineTableEntry *entry,
+                                    GError **error)
+{
+  g_return_val_if_fail (entry->owner == self, FALSE);
+
+  if (!sm_deadline_table_check_room (self, entry->id, error))
+    {
+      sm_deadline_table_discard (entry);
+      return FALSE;
+    }
+  if (!sm_deadline_table_check_budget (self, entry, entry->size, error))
+    return FALSE;
+  sm_deadline_table_insert (self, entry);
+  return TRUE;
+}
+
 /* Takes @entry in (replacing any entry of the same id) and arms it. */
 void
 sm_deadline_table_insert (SmDeadlineTable *self, SmDeadlineTableEntry *entry)
@@ -426,9 +446,29 @@ sm_deadline_table_restore (SmStorable *storable, GVariant *entry, GError **error
   return SM_DEADLINE_TABLE_GET_CLASS (self)->restore (self, entry, error);
 }
 
+static gpointer
+sm_deadline_table_prepare (SmStorable *storable, GVariant *entry, GError **error)
+{
+  SmDeadlineTable *self = SM_DEADLINE_TABLE (storable);
+  SmDeadlineTableClass *klass = SM_DEADLINE_TABLE_GET_CLASS (self);
+
+  return klass->prepare != NULL ? klass->prepare (self, entry, error) : NULL;
+}
+
+static gboolean
+sm_deadline_table_storable_restore_prepared (SmStorable *storable,
+                                             gpointer prepared,
+                                             GError **error)
+{
+  return sm_deadline_table_restore_prepared (SM_DEADLINE_TABLE (storable), prepared, error);
+}
+
 static void
 sm_deadline_table_storable_init (SmStorableInterface *iface)
 {
   iface->serialize = sm_deadline_table_serialize;
   iface->restore = sm_deadline_table_restore;
+  iface->prepare = sm_deadline_table_prepare;
+  iface->restore_prepared = sm_deadline_table_storable_restore_prepared;
+  iface->discard_prepared = (GDestroyNotify) sm_deadline_table_discard;
 }

@@ -59,6 +59,11 @@ struct _SmDeadlineTableClass
   void (*write) (SmDeadlineTableEntry *entry, SmVardictWriter *writer);
   /* Takes back an entry saved by an earlier run (SmStorable). */
   gboolean (*restore) (SmDeadlineTable *self, GVariant *entry, GError **error);
+  /* (nullable) The part of restore() that reads nothing of the table:
+   * the entry decoded, its own values checked, built and its size counted,
+   * for sm_deadline_table_restore_prepared(). Safe on a helper thread
+   * while loading (SmStorable's prepare()). */
+  SmDeadlineTableEntry *(*prepare) (SmDeadlineTable *self, GVariant *entry, GError **error);
   /* Frees what the item holds and the entry's block. */
   void (*free_entry) (SmDeadlineTableEntry *entry);
   /* Whether @reason may end an entry (InvalidArgs if not). */
@@ -93,6 +98,9 @@ gboolean sm_deadline_table_check_budget (SmDeadlineTable *self,
                                          gsize size,
                                          GError **error);
 void sm_deadline_table_insert (SmDeadlineTable *self, SmDeadlineTableEntry *entry);
+gboolean sm_deadline_table_restore_prepared (SmDeadlineTable *self,
+                                             SmDeadlineTableEntry *entry,
+                                             GError **error);
 void sm_deadline_table_discard (SmDeadlineTableEntry *entry);
 gboolean sm_deadline_table_check_unregister (SmDeadlineTable *self,
                                              const char *id,

@@ -9,6 +9,8 @@
 #include "sm-options.h"
 #include "sm-session-options.h"
 
+#include <string.h>
+
 #define SM_MINUTE_MS ((gint64) 60000)
 
 struct _SmSessions
@@ -106,6 +108,9 @@ static const SmDeadlineTableKind session_kind = {
 };
 
 static gboolean sm_sessions_table_restore (SmDeadlineTable *table, GVariant *entry, GError **error);
+static SmDeadlineTableEntry *sm_sessions_prepare (SmDeadlineTable *table,
+                                                  GVariant *entry,
+                                                  GError **error);
 
 static void
 sm_sessions_class_init (SmSessionsClass *klass)
@@ -114,6 +119,7 @@ sm_sessions_class_init (SmSessionsClass *klass)
 
   table_class->write = sm_session_entry_write;
   table_class->restore = sm_sessions_table_restore;
+  table_class->prepare = sm_sessions_prepare;
   table_class->free_entry = sm_session_entry_free;
   table_class->check_reason = sm_sessions_check_reason;
   table_class->next_due = sm_session_entry_next_due;
@@ -179,12 +185,13 @@ session_size (const SmSession *session)
   return offset + extra + 8;
 }
 
+/* A session of no options yet: sm_session_apply_options() or
+ * sm_session_apply_saved() come next. */
 static SmSessionEntry *
-sm_session_entry_new (SmSessions *self,
-                      const char *session_id,
-                      gint64 expires_at,
-                      gint64 registered_at,
-                      GVariant **values)
+sm_session_entry_alloc (SmSessions *self,
+                        const char *session_id,
+                        gint64 expires_at,
+                        gint64 registered_at)
 {
   SmSessionEntry *entry = g_new0 (SmSessionEntry, 1);
   SmSession *session = &entry->session;
@@ -192,8 +199,20 @@ sm_session_entry_new (SmSessions *self,
   session->id = g_strdup (session_id);
   session->expires_at = expires_at;
   session->registered_at = registered_at;
-  sm_session_apply_options (session, values);
   sm_deadline_table_entry_init (TABLE (self), &entry->base, session, session->id, expires_at);
+  return entry;
+}
+
+static SmSessionEntry *
+sm_session_entry_new (SmSessions *self,
+                      const char *session_id,
+                      gint64 expires_at,
+                      gint64 registered_at,
+                      GVariant **values)
+{
+  SmSessionEntry *entry = sm_session_entry_alloc (self, session_id, expires_at, registered_at);
+
+  sm_session_apply_options (&entry->session, values);
   return entry;
 }
 
@@ -287,13 +306,11 @@ sm_sessions_unregister (SmSessions *self,
   return sm_deadline_table_unregister (TABLE (self), session_id, reason, error);
 }
 
-/* The warnings a saved session had sent. */
+/* The warnings a saved session had sent: @list, @n of them (an "ax" read
+ * in place). */
 static void
-restore_sent (SmSession *session, GVariant *sent)
+restore_sent (SmSession *session, const gint64 *list, gsize n)
 {
-  gsize n = 0;
-  const gint64 *list = sent != NULL ? g_variant_get_fixed_array (sent, &n, sizeof (gint64)) : NULL;
-
   for (gsize i = 0; i < n; i++)
     {
       gint64 t = list[i];
@@ -304,46 +321,69 @@ restore_sent (SmSession *session, GVariant *sent)
     }
 }
 
-/* Takes back a session saved from sm_session_to_variant(): the checks of a
- * registration, made at its registration time (or now, if later: see
- * sm_check_saved_time()), with the warnings already sent and a
- * registration time clamped to now (the clock may have been set back). */
+static gint64
+saved_int64 (const SmSavedVardictEntry *value, gint64 fallback)
+{
+  gint64 v = fallback;
+
+  if (value->key != NULL)
+    memcpy (&v, value->value, sizeof v);
+  return v;
+}
+
+/* The part of taking back a session saved from sm_session_to_variant()
+ * that reads nothing of the table (safe on the store's loading thread): the
+ * checks of a registration, made at its registration time (or now, if
+ * later: see sm_check_saved_time()), the session built with the warnings
+ * already sent, a registration time clamped to now (the clock may have
+ * been set back) and its size counted. Read in place: no GVariant is made
+ * but the metadata's. */
+static SmDeadlineTableEntry *
+sm_sessions_prepare (SmDeadlineTable *table, GVariant *entry_variant, GError **error)
+{
+  SmSessions *self = SM_SESSIONS (table);
+  gint64 now = sm_deadline_table_now (table);
+  g_autoptr (GVariant) normal = g_variant_get_normal_form (entry_variant);
+  SmSavedVardictEntry values[SM_SESSION_N_RESTORE_OPTIONS];
+  const SmSavedVardictEntry *sent = &values[SM_SESSION_OPT_WARNINGS_SENT];
+  const char *session_id;
+  gint64 expires_at, registered_at;
+  SmSessionEntry *entry;
+
+  if (!sm_options_read_saved (sm_session_options, SM_SESSION_N_RESTORE_OPTIONS, normal, values,
+                              error))
+    return NULL;
+  if (values[SM_SESSION_OPT_SESSION_ID].key == NULL
+      || values[SM_SESSION_OPT_EXPIRES_AT].key == NULL)
+    {
+      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
+                   "session: \"session-id\" (s) and \"expires-at\" (x) are required");
+      return NULL;
+    }
+  session_id = (const char *) values[SM_SESSION_OPT_SESSION_ID].value;
+  expires_at = saved_int64 (&values[SM_SESSION_OPT_EXPIRES_AT], 0);
+  registered_at = saved_int64 (&values[SM_SESSION_OPT_REGISTERED_AT], now);
+
+  if (!sm_check_id ("session-id", session_id, error)
+      || !sm_check_saved_time ("registered-at", registered_at, now, error)
+      || !sm_check_expires_at ("expires-at", expires_at, MAX (now, registered_at), error))
+    return NULL;
+  entry = sm_session_entry_alloc (self, session_id, expires_at, MIN (registered_at, now));
+  sm_session_apply_saved (&entry->session, values);
+  restore_sent (&entry->session, sent->key != NULL ? (const gint64 *) sent->value : NULL,
+                sent->value_size / sizeof (gint64));
+  entry->base.size = session_size (&entry->session);
+  return &entry->base;
+}
+
+/* Takes back a saved session (see sm_sessions_prepare()), if there is
+ * room for it. */
 gboolean
 sm_sessions_restore (SmSessions *self, GVariant *entry_variant, GError **error)
 {
-  gint64 now = sm_deadline_table_now (TABLE (self));
-  GVariant *values[SM_SESSION_N_RESTORE_OPTIONS];
-  const char *session_id;
-  gint64 expires_at, registered_at;
-  SmSessionEntry *entry = NULL;
+  SmDeadlineTableEntry *entry = sm_sessions_prepare (TABLE (self), entry_variant, error);
 
-  if (!sm_options_parse_saved (sm_session_options, SM_SESSION_N_RESTORE_OPTIONS, entry_variant,
-                               values, error))
-    return FALSE;
-  if (values[SM_SESSION_OPT_SESSION_ID] == NULL || values[SM_SESSION_OPT_EXPIRES_AT] == NULL)
-    {
-      sm_options_clear (values, SM_SESSION_N_RESTORE_OPTIONS);
-      g_set_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS,
-                   "session: \"session-id\" (s) and \"expires-at\" (x) are required");
-      return FALSE;
-    }
-  session_id = g_variant_get_string (values[SM_SESSION_OPT_SESSION_ID], NULL);
-  expires_at = g_variant_get_int64 (values[SM_SESSION_OPT_EXPIRES_AT]);
-  registered_at = values[SM_SESSION_OPT_REGISTERED_AT] != NULL
-                      ? g_variant_get_int64 (values[SM_SESSION_OPT_REGISTERED_AT])
-                      : now;
-
-  if (sm_check_id ("session-id", session_id, error)
-      && sm_deadline_table_check_saved (TABLE (self), session_id, registered_at, expires_at, error))
-    {
-      entry = sm_session_entry_new (self, session_id, expires_at, MIN (registered_at, now), values);
-      restore_sent (&entry->session, values[SM_SESSION_OPT_WARNINGS_SENT]);
-    }
-  sm_options_clear (values, SM_SESSION_N_RESTORE_OPTIONS);
-  if (entry == NULL || !sm_sessions_check_budget (self, entry, error))
-    return FALSE;
-  sm_sessions_apply (self, entry);
-  return TRUE;
+  return entry != NULL && sm_deadline_table_restore_prepared (TABLE (self), entry, error);
 }
 
 static gboolean

@@ -31,6 +31,32 @@ sm_storable_restore (SmStorable *self, GVariant *entry, GError **error)
   return SM_STORABLE_GET_IFACE (self)->restore (self, entry, error);
 }
 
+/* May run on a helper thread (see prepare()). */
+gpointer
+sm_storable_prepare (SmStorable *self, GVariant *entry, GError **error)
+{
+  SmStorableInterface *iface = SM_STORABLE_GET_IFACE (self);
+
+  return iface->prepare != NULL ? iface->prepare (self, entry, error) : NULL;
+}
+
+gboolean
+sm_storable_restore_prepared (SmStorable *self, gpointer prepared, GError **error)
+{
+  g_return_val_if_fail (SM_IS_STORABLE (self), FALSE);
+
+  return SM_STORABLE_GET_IFACE (self)->restore_prepared (self, prepared, error);
+}
+
+void
+sm_storable_discard_prepared (SmStorable *self, gpointer prepared)
+{
+  g_return_if_fail (SM_IS_STORABLE (self));
+
+  if (prepared != NULL)
+    SM_STORABLE_GET_IFACE (self)->discard_prepared (prepared);
+}
+
 void
 sm_storable_changed (SmStorable *self, const char *id)
 {

@@ -24,10 +24,24 @@ struct _SmStorableInterface
   /* Takes back one entry written by an earlier run; validates it and
    * refuses (InvalidArgs) what it would not have accepted. */
   gboolean (*restore) (SmStorable *self, GVariant *entry, GError **error);
+
+  /* (optional) Loading many entries: the part of restore() that reads
+   * nothing of the model that may change (decoding the entry, checking
+   * its own values), so that a helper thread does it while the main thread
+   * restores others. Returns what restore_prepared() finishes (and takes);
+   * NULL with @error set refuses the entry, NULL without: restore() does it
+   * all. */
+  gpointer (*prepare) (SmStorable *self, GVariant *entry, GError **error);
+  gboolean (*restore_prepared) (SmStorable *self, gpointer prepared, GError **error);
+  /* Frees what prepare() returned, never restored. */
+  GDestroyNotify discard_prepared;
 };
 
 GVariant *sm_storable_serialize (SmStorable *self, const char *id);
 gboolean sm_storable_restore (SmStorable *self, GVariant *entry, GError **error);
+gpointer sm_storable_prepare (SmStorable *self, GVariant *entry, GError **error);
+gboolean sm_storable_restore_prepared (SmStorable *self, gpointer prepared, GError **error);
+void sm_storable_discard_prepared (SmStorable *self, gpointer prepared);
 void sm_storable_changed (SmStorable *self, const char *id);
 
 G_END_DECLS
