@@ -62,6 +62,15 @@ typedef struct
   char *text;      /* (owned) (nullable) */
   gboolean queued; /* in an SmStoreDecoder's batch, at index: */
   guint index;
+  /* Queued: the text's bytes, until they are the entry. */
+  guchar *data; /* (owned) (nullable) */
+  gsize length;
+  gboolean normal;
+  /* Queued in a section of one model: what the model's prepare() made of
+   * the entry, with the entry, or its error. */
+  SmStorable *model; /* (unowned) (nullable) */
+  gpointer prepared; /* (owned) (nullable) */
+  GError *error;     /* (owned) (nullable) */
 } SmStorePending;
 
 /* Decoding the kept text, alongside restoring (sm-store-scan.c). */
@@ -114,6 +123,10 @@ struct _SmStore
   gsize snapshot_size;
   SmStoreJob *job; /* (nullable) (owned) the compaction under way */
   guint capture_id;
+  /* What loading read back, freed once calls waiting for the load are
+   * answered (sm-store-restore.c). */
+  GPtrArray *read_back; /* (nullable) (owned) GHashTable of SmStorePending */
+  guint read_back_id;
 };
 
 /* sm-store-file.c */
@@ -139,6 +152,7 @@ void sm_store_decoder_finish (SmStoreDecoder *decoder);
 void sm_store_pending_free (SmStorePending *pending);
 SmStoreSection *sm_store_section_new (SmStore *store, const char *name, const char *id_key);
 void sm_store_section_free (SmStoreSection *section);
+GHashTable *sm_store_section_take_pending (SmStoreSection *section);
 SmStoreSection *sm_store_find_section (SmStore *self, const char *name);
 gboolean sm_store_section_is_single (SmStoreSection *section);
 SmStoreAttachment *sm_store_section_add_model (SmStoreSection *section,

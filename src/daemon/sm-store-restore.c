@@ -116,15 +116,31 @@ entry_string (GVariant *entry, const char *key)
   return value;
 }
 
-/* Hands one entry to its model, which checks it as the API checks a call. */
+/* Hands one entry to its model, which checks it as the API checks a call
+ * (or has checked it already: prepared while decoding). */
 static gboolean
-restore_entry (SmStore *self, SmStoreSection *section, GVariant *entry, GError **error)
+restore_entry (SmStore *self, SmStoreSection *section, SmStorePending *pending, GError **error)
 {
-  SmStoreAttachment *attachment = find_model (self, section, entry, error);
+  GVariant *entry = pending->entry;
+  SmStoreAttachment *attachment;
   g_autofree char *disk_id = NULL;
   const char *model_id = "";
+  gboolean restored;
 
-  if (attachment == NULL || !sm_storable_restore (attachment->model, entry, error))
+  if (pending->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&pending->error));
+      return FALSE;
+    }
+  attachment = find_model (self, section, entry, error);
+  if (attachment == NULL)
+    return FALSE;
+  if (pending->prepared != NULL)
+    restored = sm_storable_restore_prepared (attachment->model,
+                                             g_steal_pointer (&pending->prepared), error);
+  else
+    restored = sm_storable_restore (attachment->model, entry, error);
+  if (!restored)
     return FALSE;
   /* The model knows it by the id inside, whatever the file's key. */
   if (section->id_key != NULL)
@@ -150,13 +166,13 @@ restore_section (SmStore *self, SmStoreSection *section, SmStoreDecoder *decoder
       GVariant *entry = sm_store_decoder_take (decoder, pending);
       g_autoptr (GError) error = NULL;
 
-      if (restore_entry (self, section, entry, &error))
+      if (restore_entry (self, section, pending, &error))
         continue;
       g_warning ("Dropping %s entry \"%s\" from the saved state: %s", section->name,
                  (const char *) disk_id, error->message);
       reject_entry (self, text, section, disk_id, entry);
     }
-  g_hash_table_remove_all (section->pending);
+  g_ptr_array_add (self->read_back, sm_store_section_take_pending (section));
   if (text->len == 0)
     return NULL;
   member = g_string_new (",\n");
@@ -169,14 +185,30 @@ restore_section (SmStore *self, SmStoreSection *section, SmStoreDecoder *decoder
   return member;
 }
 
+static gboolean
+free_read_back_idle (gpointer data)
+{
+  SmStore *self = data;
+
+  self->read_back_id = 0;
+  g_clear_pointer (&self->read_back, g_ptr_array_unref);
+  return G_SOURCE_REMOVE;
+}
+
 /* Hands every pending entry to its model; an entry the model refuses is
- * dropped (the next snapshot forgets it), said so and set aside. */
+ * dropped (the next snapshot forgets it), said so and set aside. What was
+ * read is freed after the calls that waited for the load are answered:
+ * freeing 10 000 entries took a tenth of loading them. */
 void
 sm_store_restore_pending (SmStore *self)
 {
   g_autoptr (GString) rejected = NULL;
   SmStoreDecoder *decoder = sm_store_decoder_start (self);
 
+  if (self->read_back == NULL)
+    self->read_back = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
+  if (self->read_back_id == 0)
+    self->read_back_id = g_idle_add_full (G_PRIORITY_LOW, free_read_back_idle, self, NULL);
   self->loading = TRUE;
   for (guint i = 0; i < self->sections->len; i++)
     {

@@ -185,46 +185,59 @@ sm_store_keep_text (SmStoreSection *section,
 }
 
 /* The entries still to decode, in the order sm_store_restore_pending()
- * takes them; a helper thread decodes from the last one backwards while
- * the main thread restores from the first, and each entry is claimed by
- * whichever reaches it first (states[i]: 0 free, 1 claimed, 2 decoded by
- * the helper). The states live here, not in the entries, as the main
- * thread frees entries the helper may still look at. */
+ * takes them, in a pipeline of two threads: the main thread first turns
+ * every text into bytes (base64, the normal-form check), a helper thread
+ * follows it making each entry and preparing it, and the main thread
+ * restores behind the helper. The helper alone makes GVariants: GLib
+ * takes a global lock for every container type it meets, and with two
+ * threads making entries at once (each claiming the next free one) each
+ * went at half speed. */
 struct _SmStoreDecoder
 {
   GPtrArray *todo; /* (owned) SmStorePending, unowned */
-  gint *states;    /* (owned) one per entry of todo */
+  gint decoded;    /* todo[0 .. decoded) have their bytes */
+  gint made;       /* todo[0 .. made) are entries, prepared */
   GThread *thread; /* (owned) (nullable) */
 };
 
+/* The bytes of @pending's text. */
 static void
-decode (SmStorePending *pending)
+decode_bytes (SmStorePending *pending)
 {
   /* Binary text: never NULL. */
-  pending->entry = sm_store_entry_from_text (pending->text, NULL);
+  pending->data = sm_store_binary_decode (pending->text, &pending->length, &pending->normal);
   g_clear_pointer (&pending->text, g_free);
 }
 
+/* Makes @pending's entry of its bytes and, where its model can, prepares
+ * it too: most of restoring an entry. */
+static void
+make_entry (SmStorePending *pending)
+{
+  pending->entry = sm_store_entry_from_binary (g_steal_pointer (&pending->data), pending->length,
+                                               pending->normal);
+  if (pending->model != NULL)
+    pending->prepared = sm_storable_prepare (pending->model, pending->entry, &pending->error);
+}
+
 static gpointer
-decode_backwards (gpointer data)
+make_entries (gpointer data)
 {
   SmStoreDecoder *decoder = data;
 
-  for (guint i = decoder->todo->len; i > 0; i--)
+  for (guint i = 0; i < decoder->todo->len; i++)
     {
-      if (!g_atomic_int_compare_and_exchange (&decoder->states[i - 1], 0, 1))
-        break; /* the main thread got here first */
-      decode (decoder->todo->pdata[i - 1]);
-      g_atomic_int_set (&decoder->states[i - 1], 2);
+      while ((guint) g_atomic_int_get (&decoder->decoded) <= i)
+        g_thread_yield ();
+      make_entry (decoder->todo->pdata[i]);
+      g_atomic_int_set (&decoder->made, (gint) i + 1);
     }
   return NULL;
 }
 
-/* Starts decoding the entries kept as text (decoding, base64 and GLib's
- * normal-form check of untrusted bytes, was a third of loading 10 000
- * entries): with many, a helper thread decodes while the main thread
- * restores. The main thread never waits for a helper that is not
- * running: it decodes what the helper has not claimed yet itself. */
+/* Starts decoding the entries kept as text: with many, a helper thread
+ * makes the entries while this one decodes the bytes of the next ones
+ * (see SmStoreDecoder). */
 SmStoreDecoder *
 sm_store_decoder_start (SmStore *self)
 {
@@ -234,6 +247,8 @@ sm_store_decoder_start (SmStore *self)
   for (guint i = 0; i < self->sections->len; i++)
     {
       SmStoreSection *section = self->sections->pdata[i];
+      /* A per-user section's model is known once the entry is made. */
+      SmStoreAttachment *single = section->per_user ? NULL : sm_store_section_lookup (section, 0);
       GHashTableIter iter;
       gpointer pending;
 
@@ -243,31 +258,38 @@ sm_store_decoder_start (SmStore *self)
           {
             ((SmStorePending *) pending)->queued = TRUE;
             ((SmStorePending *) pending)->index = decoder->todo->len;
+            ((SmStorePending *) pending)->model = single != NULL ? single->model : NULL;
             g_ptr_array_add (decoder->todo, pending);
           }
     }
-  decoder->states = g_new0 (gint, decoder->todo->len + 1);
   if (decoder->todo->len >= SM_SCAN_THREAD_MIN_ENTRIES)
-    decoder->thread = g_thread_try_new ("sm-store-load", decode_backwards, decoder, NULL);
+    decoder->thread = g_thread_try_new ("sm-store-load", make_entries, decoder, NULL);
+  if (decoder->thread == NULL)
+    return decoder;
+  for (guint i = 0; i < decoder->todo->len; i++)
+    {
+      decode_bytes (decoder->todo->pdata[i]);
+      g_atomic_int_set (&decoder->decoded, (gint) i + 1);
+    }
   return decoder;
 }
 
-/* @pending's entry, decoded here unless the helper has done it. */
+/* @pending's entry: made here without a helper, else when the helper has
+ * made it. */
 GVariant *
 sm_store_decoder_take (SmStoreDecoder *decoder, SmStorePending *pending)
 {
-  gint *state;
-
-  /* Not queued: decoded when read. Queued: only its state may be read
-   * until it is claimed here or decoded by the helper. */
+  /* Not queued: decoded when read. */
   if (!pending->queued)
     return pending->entry;
-  state = &decoder->states[pending->index];
-  if (g_atomic_int_compare_and_exchange (state, 0, 1))
-    decode (pending);
+  if (decoder->thread == NULL)
+    {
+      decode_bytes (pending);
+      make_entry (pending);
+    }
   else
-    while (g_atomic_int_get (state) != 2)
-      g_thread_yield (); /* the one entry the helper is decoding right now */
+    while ((guint) g_atomic_int_get (&decoder->made) <= pending->index)
+      g_thread_yield ();
   return pending->entry;
 }
 
@@ -277,6 +299,5 @@ sm_store_decoder_finish (SmStoreDecoder *decoder)
   if (decoder->thread != NULL)
     g_thread_join (decoder->thread);
   g_ptr_array_unref (decoder->todo);
-  g_free (decoder->states);
   g_free (decoder);
 }

@@ -32,7 +32,18 @@ sm_store_pending_free (SmStorePending *pending)
 {
   g_clear_pointer (&pending->entry, g_variant_unref);
   g_free (pending->text);
+  g_free (pending->data);
+  if (pending->prepared != NULL)
+    sm_storable_discard_prepared (pending->model, pending->prepared);
+  g_clear_error (&pending->error);
   g_free (pending);
+}
+
+static GHashTable *
+pending_table_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                (GDestroyNotify) sm_store_pending_free);
 }
 
 SmStoreSection *
@@ -47,9 +58,19 @@ sm_store_section_new (SmStore *store, const char *name, const char *id_key)
       g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) attachment_free);
   section->ids = g_hash_table_new_full (g_str_hash, g_str_equal,
                                         (GDestroyNotify) g_ref_string_release, g_free);
-  section->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                            (GDestroyNotify) sm_store_pending_free);
+  section->pending = pending_table_new ();
   return section;
+}
+
+/* The entries read back, restored now: an empty table takes their place
+ * (the caller frees them). */
+GHashTable *
+sm_store_section_take_pending (SmStoreSection *section)
+{
+  GHashTable *pending = section->pending;
+
+  section->pending = pending_table_new ();
+  return pending;
 }
 
 void

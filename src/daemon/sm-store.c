@@ -22,6 +22,8 @@ sm_store_finalize (GObject *object)
   flush (self);
   sm_store_sync_commit (self);
   sm_store_compact_stop (self);
+  g_clear_handle_id (&self->read_back_id, g_source_remove);
+  g_clear_pointer (&self->read_back, g_ptr_array_unref);
   g_clear_pointer (&self->sections, g_ptr_array_unref);
   sm_store_journal_close (self);
   g_clear_pointer (&self->held, g_ptr_array_unref);
