@@ -251,6 +251,36 @@ test_not_normal (void)
   g_assert_true (check_same (bad));
 }
 
+/* sm_options_read_saved() trusts the normal form it is given: bytes
+ * wrongly marked trusted are still read within their bounds and refused
+ * when their framing does not read. */
+static void
+test_views_of_bad_framing (void)
+{
+  g_autoptr (GVariant) good =
+      g_variant_ref_sink (g_variant_new_parsed ("{'text': <'hello'>, 'number': <int64 5>}"));
+  gsize size = g_variant_get_size (good);
+  g_autofree guint8 *data = g_memdup2 (g_variant_get_data (good), size);
+  g_autofree guint8 *short_data = g_memdup2 (g_variant_get_data (good), size);
+  g_autoptr (GVariant) bad = NULL, cut = NULL;
+  g_autoptr (GError) error = NULL, cut_error = NULL;
+  SmSavedVardictEntry views[N_KEYS];
+
+  /* The dict's last framing offset points past its end. */
+  data[size - 1] = 0xff;
+  bad = g_variant_ref_sink (
+      g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, data, size, TRUE, NULL, NULL));
+  g_assert_false (sm_options_read_saved (specs, N_KEYS, bad, views, &error));
+  g_assert_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS);
+  g_assert_cmpstr (error->message, ==, "options: cannot be read");
+  /* The second entry's end moved before the first's. */
+  short_data[size - 1] = 0x02;
+  cut = g_variant_ref_sink (
+      g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, short_data, size, TRUE, NULL, NULL));
+  g_assert_false (sm_options_read_saved (specs, N_KEYS, cut, views, &cut_error));
+  g_assert_error (cut_error, SM_ERROR, SM_ERROR_INVALID_ARGS);
+}
+
 /* A value handed out keeps its bytes alive, not a copy of them. */
 static void
 test_values_outlive (void)
@@ -283,5 +313,6 @@ main (int argc, char **argv)
   g_test_add_func ("/options/saved/sizes", test_sizes);
   g_test_add_func ("/options/saved/not-normal", test_not_normal);
   g_test_add_func ("/options/saved/values-outlive", test_values_outlive);
+  g_test_add_func ("/options/saved/views-of-bad-framing", test_views_of_bad_framing);
   return g_test_run ();
 }

@@ -885,6 +885,40 @@ test_load_many (void)
   models_clear (&m);
 }
 
+/* One session more than a user may hold: every one is restored but one,
+ * refused as a call would be (LimitExceeded), whichever thread prepared
+ * it, and the load goes on. */
+static void
+test_load_beyond_limit (void)
+{
+  g_autoptr (GString) data = g_string_new ("{\"version\":1,\"sessions\":{");
+  g_autoptr (GByteArray) scratch = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  Models m = { 0 };
+
+  for (guint i = 0; i <= SM_SESSIONS_MAX; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("s-%u", i);
+      g_autoptr (GVariant) entry = g_variant_ref_sink (g_variant_new_parsed (
+          "{'session-id': <%s>, 'expires-at': <%x>}", id, (gint64) NOW + 3600000 + i));
+
+      if (i > 0)
+        g_string_append_c (data, ',');
+      sm_store_append_json_string (data, id);
+      g_string_append_c (data, ':');
+      sm_store_append_entry (data, entry, scratch);
+    }
+  g_string_append (data, "}}");
+  models_init (&m, NULL, NOW);
+  g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING,
+                         "*Dropping sessions entry*sessions are already monitored*");
+  g_assert_true (sm_store_load_data (m.store, data->str, data->len, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_cmpuint (sm_sessions_get_count (m.sessions), ==, SM_SESSIONS_MAX);
+  models_clear (&m);
+}
+
 /* The store's own base64 decoder gives what g_base64_decode() gives: on
  * what the store writes (every length, so every padding) and on text it
  * never writes (GLib's then). */
@@ -1390,6 +1424,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/snapshot-any-json", test_snapshot_any_json);
   g_test_add_func ("/store/invalid-entries-dropped", test_invalid_entries_are_dropped);
   g_test_add_func ("/store/load-many", test_load_many);
+  g_test_add_func ("/store/load-beyond-limit", test_load_beyond_limit);
   g_test_add_func ("/store/crc32c-any-length", test_crc32c_any_length);
   g_test_add_func ("/store/binary-decode-same-as-glib", test_binary_decode_same_as_glib);
   g_test_add_func ("/store/record-framing", test_record_framing);

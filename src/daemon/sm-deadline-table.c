@@ -470,5 +470,4 @@ sm_deadline_table_storable_init (SmStorableInterface *iface)
   iface->restore = sm_deadline_table_restore;
   iface->prepare = sm_deadline_table_prepare;
   iface->restore_prepared = sm_deadline_table_storable_restore_prepared;
-  iface->discard_prepared = (GDestroyNotify) sm_deadline_table_discard;
 }

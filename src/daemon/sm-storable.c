@@ -49,15 +49,6 @@ sm_storable_restore_prepared (SmStorable *self, gpointer prepared, GError **erro
 }
 
 void
-sm_storable_discard_prepared (SmStorable *self, gpointer prepared)
-{
-  g_return_if_fail (SM_IS_STORABLE (self));
-
-  if (prepared != NULL)
-    SM_STORABLE_GET_IFACE (self)->discard_prepared (prepared);
-}
-
-void
 sm_storable_changed (SmStorable *self, const char *id)
 {
   g_return_if_fail (SM_IS_STORABLE (self));

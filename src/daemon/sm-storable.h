@@ -33,15 +33,12 @@ struct _SmStorableInterface
    * all. */
   gpointer (*prepare) (SmStorable *self, GVariant *entry, GError **error);
   gboolean (*restore_prepared) (SmStorable *self, gpointer prepared, GError **error);
-  /* Frees what prepare() returned, never restored. */
-  GDestroyNotify discard_prepared;
 };
 
 GVariant *sm_storable_serialize (SmStorable *self, const char *id);
 gboolean sm_storable_restore (SmStorable *self, GVariant *entry, GError **error);
 gpointer sm_storable_prepare (SmStorable *self, GVariant *entry, GError **error);
 gboolean sm_storable_restore_prepared (SmStorable *self, gpointer prepared, GError **error);
-void sm_storable_discard_prepared (SmStorable *self, gpointer prepared);
 void sm_storable_changed (SmStorable *self, const char *id);
 
 G_END_DECLS

@@ -67,7 +67,8 @@ typedef struct
   gsize length;
   gboolean normal;
   /* Queued in a section of one model: what the model's prepare() made of
-   * the entry, with the entry, or its error. */
+   * the entry, with the entry, or its error. Restoring always hands
+   * prepared to the model (sm-store-restore.c). */
   SmStorable *model; /* (unowned) (nullable) */
   gpointer prepared; /* (owned) (nullable) */
   GError *error;     /* (owned) (nullable) */

@@ -33,8 +33,6 @@ sm_store_pending_free (SmStorePending *pending)
   g_clear_pointer (&pending->entry, g_variant_unref);
   g_free (pending->text);
   g_free (pending->data);
-  if (pending->prepared != NULL)
-    sm_storable_discard_prepared (pending->model, pending->prepared);
   g_clear_error (&pending->error);
   g_free (pending);
 }
