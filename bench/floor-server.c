@@ -13,13 +13,23 @@
  *
  * GetSessions answers with whatever the last SetSessions call (a bench-only
  * method) gave it: the floor of a GetSessions reply of the same bytes, a copy
- * through GDBus and the bus with nothing computed. */
+ * through GDBus and the bus with nothing computed.
+ *
+ * With --sync FILE it is the durable floor: what no server that keeps the
+ * contract's promise (a change is on disk before its reply) can beat. Each
+ * RegisterSession's arguments go to FILE in one write(2), and the reply
+ * waits for an fdatasync(2) that covers them: a thread syncs whatever was
+ * written while its last sync ran, then answers those calls (the ideal
+ * group commit: one sync in flight, nothing else done). */
 
 #define G_LOG_DOMAIN "sm-bench-floor"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <stdlib.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -51,6 +61,89 @@ typedef struct
   gboolean expiry;
 } Due;
 
+/* --sync: the calls written and waiting for their sync. */
+typedef struct
+{
+  int fd;
+  GMutex lock;
+  GCond wake;
+  GPtrArray *waiting; /* (owned) GDBusMethodInvocation, owned */
+  gboolean stop;
+  GThread *thread;
+} Durable;
+
+static gpointer
+durable_run (gpointer data)
+{
+  Durable *d = data;
+
+  g_mutex_lock (&d->lock);
+  while (!d->stop || d->waiting->len > 0)
+    {
+      GPtrArray *batch = d->waiting;
+
+      if (batch->len == 0)
+        {
+          g_cond_wait (&d->wake, &d->lock);
+          continue;
+        }
+      d->waiting = g_ptr_array_new ();
+      g_mutex_unlock (&d->lock);
+      if (fdatasync (d->fd) < 0)
+        g_printerr ("floor-server: fdatasync: %s\n", g_strerror (errno));
+      for (guint i = 0; i < batch->len; i++)
+        g_dbus_method_invocation_return_value (batch->pdata[i], NULL);
+      g_ptr_array_unref (batch);
+      g_mutex_lock (&d->lock);
+    }
+  g_mutex_unlock (&d->lock);
+  return NULL;
+}
+
+static gboolean
+durable_start (Durable *d, const char *path)
+{
+  d->fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  if (d->fd < 0)
+    {
+      g_printerr ("floor-server: %s: %s\n", path, g_strerror (errno));
+      return FALSE;
+    }
+  g_mutex_init (&d->lock);
+  g_cond_init (&d->wake);
+  d->waiting = g_ptr_array_new ();
+  d->thread = g_thread_new ("floor-sync", durable_run, d);
+  return TRUE;
+}
+
+/* Writes the call's arguments; the sync thread answers it. */
+static void
+durable_add (Durable *d, GVariant *parameters, GDBusMethodInvocation *invocation)
+{
+  gsize size = g_variant_get_size (parameters);
+
+  if (write (d->fd, g_variant_get_data (parameters), size) != (gssize) size)
+    g_printerr ("floor-server: short write\n");
+  g_mutex_lock (&d->lock);
+  g_ptr_array_add (d->waiting, invocation);
+  g_cond_signal (&d->wake);
+  g_mutex_unlock (&d->lock);
+}
+
+static void
+durable_stop (Durable *d)
+{
+  if (d->thread == NULL)
+    return;
+  g_mutex_lock (&d->lock);
+  d->stop = TRUE;
+  g_cond_signal (&d->wake);
+  g_mutex_unlock (&d->lock);
+  g_thread_join (d->thread);
+  g_ptr_array_unref (d->waiting);
+  close (d->fd);
+}
+
 typedef struct
 {
   GMainLoop *loop;
@@ -60,6 +153,7 @@ typedef struct
   GPtrArray *ids;     /* (owned) session ids */
   GSource *timer;     /* (owned) the one timer */
   GVariant *sessions; /* (owned) (nullable) what GetSessions returns */
+  Durable durable;    /* with --sync */
 } Floor;
 
 static gboolean
@@ -232,7 +326,10 @@ on_method_call (GDBusConnection *connection G_GNUC_UNUSED,
       g_variant_get (parameters, "(&sx@a{sv})", &id, &expires_at, &options);
       floor_add_timers (self, id, expires_at, options);
     }
-  g_dbus_method_invocation_return_value (invocation, NULL);
+  if (self->durable.thread != NULL)
+    durable_add (&self->durable, parameters, invocation);
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
 }
 
 static const GDBusInterfaceVTable vtable = { on_method_call, NULL, NULL, { 0 } };
@@ -258,12 +355,15 @@ main (int argc, char **argv)
   g_autoptr (GDBusNodeInfo) info = NULL;
   g_autoptr (GOptionContext) context = NULL;
   g_autofree char *name = NULL;
+  g_autofree char *sync_path = NULL;
   gboolean timers = FALSE;
   Floor self = { 0 };
   guint owner_id;
   const GOptionEntry entries[] = {
     { "name", 0, 0, G_OPTION_ARG_STRING, &name, "Bus name to own", "NAME" },
     { "timers", 0, 0, G_OPTION_ARG_NONE, &timers, "Fire the registered deadlines", NULL },
+    { "sync", 0, 0, G_OPTION_ARG_FILENAME, &sync_path, "Write each call and sync before its reply",
+      "FILE" },
     G_OPTION_ENTRY_NULL,
   };
 
@@ -281,6 +381,8 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
 
+  if (sync_path != NULL && !durable_start (&self.durable, sync_path))
+    return EXIT_FAILURE;
   self.timers = timers;
   self.heap = g_array_new (FALSE, FALSE, sizeof (Due));
   self.ids = g_ptr_array_new_with_free_func (g_free);
@@ -307,6 +409,7 @@ main (int argc, char **argv)
   g_main_loop_run (self.loop);
 
   g_bus_unown_name (owner_id);
+  durable_stop (&self.durable);
   g_source_destroy (self.timer);
   g_source_unref (self.timer);
   g_object_unref (self.connection);
