@@ -848,28 +848,39 @@ test_invalid_entries_are_dropped (void)
   models_clear (&m);
 }
 
-/* Many entries (enough for the helper thread that decodes half of them):
+/* "s-0" to "s-<n - 1>", each due an hour from NOW plus its number in ms,
+ * in the binary form, comma-separated members of a section. */
+static void
+append_saved_sessions (GString *data, guint n)
+{
+  g_autoptr (GByteArray) scratch = g_byte_array_new ();
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("s-%u", i);
+      g_autoptr (GVariant) entry = g_variant_ref_sink (g_variant_new_parsed (
+          "{'session-id': <%s>, 'expires-at': <%x>}", id, (gint64) NOW + 3600000 + i));
+
+      if (i > 0)
+        g_string_append_c (data, ',');
+      sm_store_append_json_string (data, id);
+      g_string_append_c (data, ':');
+      sm_store_append_entry (data, entry, scratch);
+    }
+}
+
+/* Many entries (enough for the helper thread that makes them):
  * binary ones, one in the old text form, an id given twice (the later
  * wins, never decoded the earlier) and one the model refuses. */
 static void
 test_load_many (void)
 {
   g_autoptr (GString) data = g_string_new ("{\"version\":1,\"sessions\":{");
-  g_autoptr (GByteArray) scratch = g_byte_array_new ();
   g_autoptr (GError) error = NULL;
   Models m = { 0 };
 
-  for (guint i = 0; i < 700; i++)
-    {
-      g_autofree char *id = g_strdup_printf ("s-%u", i);
-      g_autoptr (GVariant) entry = g_variant_ref_sink (g_variant_new_parsed (
-          "{'session-id': <%s>, 'expires-at': <%x>}", id, (gint64) NOW + 3600000 + i));
-
-      sm_store_append_json_string (data, id);
-      g_string_append_c (data, ':');
-      sm_store_append_entry (data, entry, scratch);
-      g_string_append_c (data, ',');
-    }
+  append_saved_sessions (data, 700);
+  g_string_append_c (data, ',');
   g_string_append (data, "\"s-5\":\"{'session-id': <'s-5'>, 'expires-at': <int64 "
                          "1700009999999>}\",\"s-6\":\"base64:AAAA\",\"s-7\":\"base64:\"}}");
   models_init (&m, NULL, NOW);
@@ -892,22 +903,10 @@ static void
 test_load_beyond_limit (void)
 {
   g_autoptr (GString) data = g_string_new ("{\"version\":1,\"sessions\":{");
-  g_autoptr (GByteArray) scratch = g_byte_array_new ();
   g_autoptr (GError) error = NULL;
   Models m = { 0 };
 
-  for (guint i = 0; i <= SM_SESSIONS_MAX; i++)
-    {
-      g_autofree char *id = g_strdup_printf ("s-%u", i);
-      g_autoptr (GVariant) entry = g_variant_ref_sink (g_variant_new_parsed (
-          "{'session-id': <%s>, 'expires-at': <%x>}", id, (gint64) NOW + 3600000 + i));
-
-      if (i > 0)
-        g_string_append_c (data, ',');
-      sm_store_append_json_string (data, id);
-      g_string_append_c (data, ':');
-      sm_store_append_entry (data, entry, scratch);
-    }
+  append_saved_sessions (data, SM_SESSIONS_MAX + 1);
   g_string_append (data, "}}");
   models_init (&m, NULL, NOW);
   g_test_expect_message ("sm-store", G_LOG_LEVEL_WARNING,
