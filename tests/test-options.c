@@ -229,22 +229,31 @@ test_sizes (void)
     }
 }
 
+/* {'text': <'hello'>, 'number': <int64 5>} with the last framing offset
+ * of the dict set to @last, over its own copy of the bytes; @trusted as
+ * g_variant_new_from_data() takes it. */
+static GVariant *
+damaged_dict (guint8 last, gboolean trusted)
+{
+  g_autoptr (GVariant) good =
+      g_variant_ref_sink (g_variant_new_parsed ("{'text': <'hello'>, 'number': <int64 5>}"));
+  gsize size = g_variant_get_size (good);
+  guint8 *data = g_memdup2 (g_variant_get_data (good), size);
+
+  data[size - 1] = last;
+  return g_variant_ref_sink (
+      g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, data, size, trusted, g_free, data));
+}
+
 /* Bytes not in normal form (a framing offset out of range) are read the
  * long way, as sm_options_parse() reads them. */
 static void
 test_not_normal (void)
 {
-  g_autoptr (GVariant) good =
-      g_variant_ref_sink (g_variant_new_parsed ("{'text': <'hello'>, 'number': <int64 5>}"));
-  gsize size = g_variant_get_size (good);
-  g_autofree guint8 *data = g_memdup2 (g_variant_get_data (good), size);
-  g_autoptr (GVariant) bad = NULL;
+  /* The dict's last framing offset points past its end. */
+  g_autoptr (GVariant) bad = damaged_dict (0xff, FALSE);
   GVariant *values[N_KEYS];
 
-  /* The dict's last framing offset points past its end. */
-  data[size - 1] = 0xff;
-  bad = g_variant_ref_sink (
-      g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, data, size, FALSE, NULL, NULL));
   g_assert_false (g_variant_is_normal_form (bad));
   g_assert_true (sm_options_parse_saved (specs, N_KEYS, bad, values, NULL));
   sm_options_clear (values, N_KEYS);
@@ -257,26 +266,16 @@ test_not_normal (void)
 static void
 test_views_of_bad_framing (void)
 {
-  g_autoptr (GVariant) good =
-      g_variant_ref_sink (g_variant_new_parsed ("{'text': <'hello'>, 'number': <int64 5>}"));
-  gsize size = g_variant_get_size (good);
-  g_autofree guint8 *data = g_memdup2 (g_variant_get_data (good), size);
-  g_autofree guint8 *short_data = g_memdup2 (g_variant_get_data (good), size);
-  g_autoptr (GVariant) bad = NULL, cut = NULL;
+  /* The dict's last framing offset points past its end; then the second
+   * entry's end moved before the first's. */
+  g_autoptr (GVariant) bad = damaged_dict (0xff, TRUE);
+  g_autoptr (GVariant) cut = damaged_dict (0x02, TRUE);
   g_autoptr (GError) error = NULL, cut_error = NULL;
   SmSavedVardictEntry views[N_KEYS];
 
-  /* The dict's last framing offset points past its end. */
-  data[size - 1] = 0xff;
-  bad = g_variant_ref_sink (
-      g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, data, size, TRUE, NULL, NULL));
   g_assert_false (sm_options_read_saved (specs, N_KEYS, bad, views, &error));
   g_assert_error (error, SM_ERROR, SM_ERROR_INVALID_ARGS);
   g_assert_cmpstr (error->message, ==, "options: cannot be read");
-  /* The second entry's end moved before the first's. */
-  short_data[size - 1] = 0x02;
-  cut = g_variant_ref_sink (
-      g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, short_data, size, TRUE, NULL, NULL));
   g_assert_false (sm_options_read_saved (specs, N_KEYS, cut, views, &cut_error));
   g_assert_error (cut_error, SM_ERROR, SM_ERROR_INVALID_ARGS);
 }
